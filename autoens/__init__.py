@@ -1,0 +1,19 @@
+"""autoens: post-hoc ensemble selection AutoML for tabular classification."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+
+__all__ = ["AutoEnsembleClassifier", "SearchError", "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    # Imported lazily so that `import autoens.metrics` or `autoens --help` does not pay
+    # for optuna, xgboost and lightgbm.
+    if name in ("AutoEnsembleClassifier", "SearchError"):
+        from autoens import estimator
+
+        return getattr(estimator, name)
+    raise AttributeError(f"module 'autoens' has no attribute {name!r}")

@@ -1,0 +1,88 @@
+"""The ``autoens`` command line: ``main(argv) -> int`` dispatching to subcommands.
+
+Each subcommand lives in its own module exposing ``add_parser(subparsers)`` (which
+registers ``run`` as the parser's default) and ``run(args) -> int``. User errors raise
+:class:`autoens.cli._common.CLIError` and are reported on stderr as one line, with exit
+code 2; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from autoens import __version__
+from autoens.cli import demo, fit, leaderboard, predict
+from autoens.cli._common import CLIError, HelpFormatter, short_warnings
+
+__all__ = ["build_parser", "main"]
+
+_COMMANDS = (fit, predict, leaderboard, demo)
+
+DESCRIPTION = """\
+autoens: AutoML by post-hoc ensemble selection for tabular classification.
+
+Run `autoens COMMAND --help` for the options of each command.
+"""
+
+EPILOG = """\
+examples:
+  autoens demo
+  autoens fit train.csv --target class --time-limit 300 --out model.joblib
+  autoens leaderboard model.joblib
+  autoens predict model.joblib new.csv --proba --out probabilities.csv
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="autoens",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=HelpFormatter,
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {__version__}"
+    )
+    subparsers = parser.add_subparsers(
+        title="commands", dest="command", metavar="COMMAND", required=True
+    )
+    for command in _COMMANDS:
+        command.add_parser(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the ``autoens`` command line; returns the process exit code.
+
+    ``argv`` defaults to ``sys.argv[1:]``. Usage errors, ``--help`` and ``--version``
+    return argparse's exit code instead of raising ``SystemExit``, so tests and other
+    Python code can call this in-process.
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 2
+    try:
+        with short_warnings(args.command):
+            return args.run(args)
+    except CLIError as exc:
+        print(f"autoens {args.command}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"autoens {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # e.g. `autoens predict ... | head`: the reader left
+        _silence_stdout()
+        return 1
+
+
+def _silence_stdout() -> None:
+    """Point stdout at devnull so the interpreter's final flush does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a real file (captured, closed)
+        pass

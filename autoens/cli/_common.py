@@ -1,0 +1,340 @@
+"""Helpers shared by the subcommands: input checks, the model bundle, tables.
+
+The CLI is an adapter (style.md rule 4): it reads files, checks them well enough to
+give a one-line message instead of a traceback, and hands everything else to
+:class:`autoens.AutoEnsembleClassifier`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import difflib
+import logging
+import os
+import sys
+import tempfile
+import warnings
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+import pandas as pd
+
+FORMAT_VERSION = 1
+"""Version of the dict saved by ``autoens fit``; bump it when its keys change."""
+
+
+class CLIError(Exception):
+    """A user error: reported as ``autoens CMD: error: MESSAGE`` without traceback."""
+
+    def __init__(self, message: str, exit_code: int = 2) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keep the line breaks of descriptions and examples; wider option column."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, max_help_position=32)
+        # argparse under-measures subcommand names, which pushed the help of
+        # "leaderboard" onto its own line; start the help column at least here.
+        self._action_max_length = 20
+
+
+# -- argparse value types (their messages end up in "argument --x: invalid ...") --
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def fold_count(text: str) -> int:
+    value = int(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"needs at least 2 folds, got {text}")
+    return value
+
+
+positive_int.__name__ = "positive integer"  # argparse names the type in errors
+positive_float.__name__ = "positive number"
+fold_count.__name__ = "fold count"
+
+
+class _TqdmLogHandler(logging.Handler):
+    """Writes through ``tqdm.write`` so log lines do not break the progress bar."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from tqdm import tqdm
+
+        try:
+            tqdm.write(self.format(record), file=sys.stderr)
+        except Exception:
+            self.handleError(record)
+
+
+@contextlib.contextmanager
+def short_warnings(command: str) -> Iterator[None]:
+    """Show warnings as one ``autoens CMD: warning: ...`` line, above any progress bar.
+
+    The default format repeats a source line of the library, which reads like a crash
+    to someone using the command line. Filters (e.g. pytest's "error") are untouched.
+    """
+
+    def show(
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: TextIO | None = None,
+        line: str | None = None,
+    ) -> None:
+        from tqdm import tqdm
+
+        tqdm.write(
+            f"autoens {command}: warning: {category.__name__}: {message}",
+            file=sys.stderr,
+        )
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        yield
+
+
+@contextlib.contextmanager
+def log_to_stderr(verbose: int) -> Iterator[None]:
+    """With ``-vv``, show the ``autoens`` logger's INFO lines (one per trial).
+
+    The handler is removed afterwards so in-process calls do not stack handlers.
+    """
+    if verbose < 2:
+        yield
+        return
+    logger = logging.getLogger("autoens")
+    handler = _TqdmLogHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    previous = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
+
+
+# -- files -------------------------------------------------------------------------
+
+
+def _check_input_file(path: str, what: str) -> Path:
+    file = Path(path)
+    if not file.exists():
+        raise CLIError(f"{what} not found: {path}")
+    if file.is_dir():
+        raise CLIError(f"{what} is a directory, not a file: {path}")
+    return file
+
+
+def read_csv(path: str) -> pd.DataFrame:
+    """Read a CSV with a header row; every failure becomes a :class:`CLIError`."""
+    file = _check_input_file(path, "CSV file")
+    try:
+        frame = pd.read_csv(file)
+    except pd.errors.EmptyDataError:
+        raise CLIError(f"CSV file is empty: {path}") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError) as exc:
+        raise CLIError(f"cannot read {path} as CSV: {exc}") from None
+    if len(frame) == 0:
+        raise CLIError(f"CSV file has a header but no rows: {path}")
+    return frame
+
+
+def describe_columns(names: Sequence[str], limit: int = 20) -> str:
+    shown = ", ".join(repr(str(n)) for n in names[:limit])
+    if len(names) > limit:
+        shown += f", ... ({len(names) - limit} more)"
+    return shown
+
+
+def unknown_column_message(column: str, columns: Sequence[str], path: str) -> str:
+    message = f"column {column!r} not found in {path}"
+    close = difflib.get_close_matches(column, [str(c) for c in columns], n=1)
+    if close:
+        message += f" (did you mean {close[0]!r}?)"
+    return f"{message}. Its columns are: {describe_columns(columns)}"
+
+
+def save_bundle(estimator: Any, target: str, path: str) -> Path:
+    """Write ``{"format_version", "autoens_version", "target", "estimator"}``.
+
+    Written to a temporary file then renamed, so an interrupted save never leaves a
+    truncated model where a good one was.
+    """
+    import joblib
+
+    from autoens import __version__
+
+    out = Path(path)
+    if out.is_dir():
+        raise CLIError(f"--out is a directory, expected a file name: {path}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    bundle = {
+        "format_version": FORMAT_VERSION,
+        "autoens_version": __version__,
+        "target": target,
+        "estimator": estimator,
+    }
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
+    os.close(fd)
+    try:
+        joblib.dump(bundle, tmp, compress=3)
+        Path(tmp).replace(out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return out
+
+
+def load_bundle(path: str) -> dict[str, Any]:
+    """Load a model saved by ``autoens fit``; anything else is a :class:`CLIError`.
+
+    joblib files are pickles: loading one runs code, so only load models you trust.
+    """
+    import joblib
+
+    file = _check_input_file(path, "model file")
+    try:
+        bundle = joblib.load(file)
+    except Exception as exc:  # pickle raises many types; all mean "not a model"
+        raise CLIError(
+            f"cannot read model file {path}: {type(exc).__name__}: {exc}. "
+            "Expected a file written by `autoens fit`."
+        ) from None
+    if not (
+        isinstance(bundle, dict)
+        and {"format_version", "target", "estimator"} <= bundle.keys()
+    ):
+        raise CLIError(
+            f"{path} is not an autoens model (expected a file written by "
+            "`autoens fit`)."
+        )
+    if bundle["format_version"] > FORMAT_VERSION:
+        raise CLIError(
+            f"{path} was written by a newer autoens "
+            f"({bundle.get('autoens_version', '?')}, format "
+            f"{bundle['format_version']}); upgrade autoens to read it."
+        )
+    return bundle
+
+
+# -- tables --------------------------------------------------------------------------
+
+
+def format_table(frame: pd.DataFrame, numeric: Sequence[str] = ()) -> str:
+    """Plain-text table: text columns left-aligned, ``numeric`` ones right-aligned."""
+    cells = frame.astype(str)
+    lines = []
+    widths = {
+        col: max([len(str(col)), *cells[col].str.len().tolist()]) for col in cells
+    }
+
+    def align(col: Any, text: str) -> str:
+        if col in numeric:
+            return text.rjust(widths[col])
+        return text.ljust(widths[col])
+
+    lines.append("  ".join(align(c, str(c)) for c in cells).rstrip())
+    for row in cells.itertuples(index=False):
+        lines.append(
+            "  ".join(align(c, v) for c, v in zip(cells, row, strict=True)).rstrip()
+        )
+    return "\n".join(lines)
+
+
+def _short_params(params: Any, width: int = 60) -> str:
+    if isinstance(params, dict):
+        parts = []
+        for key, value in params.items():
+            shown = f"{value:.3g}" if isinstance(value, float) else str(value)
+            parts.append(f"{key}={shown}")
+        text = ", ".join(parts)
+    else:
+        text = "" if params is None else str(params)
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _score_name(estimator: Any) -> str:
+    return str(getattr(getattr(estimator, "metric_", None), "score_name", "score"))
+
+
+def _scores(board: pd.DataFrame, estimator: Any) -> pd.Series:
+    """The score column (named after the metric, e.g. ``roc_auc``; else ``score``)."""
+    name = _score_name(estimator)
+    return board[name] if name in board.columns else board["score"]
+
+
+def ranked_leaderboard(estimator: Any) -> pd.DataFrame:
+    """The leaderboard best first (lowest loss); failed trials last."""
+    board = estimator.leaderboard_
+    failed = board["status"].astype(str) != "ok"
+    order = pd.DataFrame(
+        {"failed": failed, "loss": board["loss"], "trial": board["trial"]}
+    ).sort_values(["failed", "loss", "trial"], na_position="last", kind="stable")
+    return board.loc[order.index]
+
+
+def leaderboard_text(estimator: Any, top: int | None = None) -> str:
+    """A readable leaderboard: trial, learner, score, weight, fit time, params."""
+    board = ranked_leaderboard(estimator)
+    shown = board if top is None else board.head(top)
+    score = _score_name(estimator)
+    table = pd.DataFrame(
+        {
+            "trial": shown["trial"].astype(str),
+            "learner": shown["learner"].astype(str),
+            score: _scores(shown, estimator).map(
+                lambda s: "" if pd.isna(s) else f"{s:.4f}"
+            ),
+            "weight": shown["weight"].map(lambda w: f"{w:.3f}" if w > 0 else "-"),
+            # a stopped trial reports no fit time; "0.0s" would read as instant
+            "fit_time": shown["fit_time"]
+            .where(shown["status"] == "ok")
+            .map(lambda t: "" if pd.isna(t) else f"{t:.1f}s"),
+            "status": shown["status"].astype(str),
+            "params": shown["params"].map(_short_params),
+        }
+    )
+    text = format_table(table, numeric=("trial", score, "weight", "fit_time"))
+    hidden = len(board) - len(shown)
+    if hidden > 0:
+        text += f"\n... {hidden} more row{'s' if hidden > 1 else ''}"
+    return text
+
+
+def weights_text(estimator: Any) -> str:
+    """The ensemble members (rows with a positive weight), heaviest first."""
+    board = estimator.leaderboard_
+    members = board[board["weight"] > 0].sort_values(
+        ["weight", "loss"], ascending=[False, True], kind="stable"
+    )
+    score = _score_name(estimator)
+    table = pd.DataFrame(
+        {
+            "trial": members["trial"].astype(str),
+            "learner": members["learner"].astype(str),
+            "weight": members["weight"].map(lambda w: f"{w:.3f}"),
+            score: _scores(members, estimator).map(lambda s: f"{s:.4f}"),
+        }
+    )
+    return format_table(table, numeric=("trial", "weight", score))

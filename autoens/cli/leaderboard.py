@@ -1,0 +1,63 @@
+"""``autoens leaderboard``: show what the search of a saved model evaluated."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from autoens.cli._common import (
+    HelpFormatter,
+    leaderboard_text,
+    load_bundle,
+    positive_int,
+    ranked_leaderboard,
+)
+
+DESCRIPTION = """\
+Print the leaderboard of a model saved by `autoens fit`: one row per evaluated
+configuration, best cross-validated score first, with its weight in the ensemble
+("-" when it was not selected).
+"""
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "leaderboard",
+        help="print the leaderboard of a saved model",
+        description=DESCRIPTION,
+        formatter_class=HelpFormatter,
+    )
+    parser.add_argument("model", metavar="MODEL", help="model file from `autoens fit`")
+    parser.add_argument(
+        "--top",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="print only the N best rows (default: all)",
+    )
+    parser.add_argument(
+        "--csv",
+        action="store_true",
+        help="print the full leaderboard as CSV (every column, untruncated)",
+    )
+    parser.set_defaults(run=run)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    bundle = load_bundle(args.model)
+    estimator = bundle["estimator"]
+    if args.csv:
+        board = ranked_leaderboard(estimator)
+        if args.top is not None:
+            board = board.head(args.top)
+        board.to_csv(sys.stdout, index=False)
+        return 0
+    classes = ", ".join(str(c) for c in estimator.classes_)
+    print(
+        f"target {bundle['target']!r} (classes: {classes}); "
+        f"autoens {bundle.get('autoens_version', '?')}"
+    )
+    print(leaderboard_text(estimator, top=args.top))
+    return 0

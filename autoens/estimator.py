@@ -1,0 +1,331 @@
+"""AutoEnsembleClassifier: the one orchestrator (validate → folds → search → select)."""
+
+from __future__ import annotations
+
+import math
+import os
+from numbers import Integral, Real
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+from joblib import effective_n_jobs
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+
+from autoens._sklearn import HasMethods, Interval, StrOptions, _fit_context
+from autoens.cache import get_cache
+from autoens.callbacks import BaseCallback, LogCallback, TqdmProgress
+from autoens.ensemble import FittedEnsemble
+from autoens.folds import Folds, encode_labels
+from autoens.metrics import get_metric
+from autoens.search.evaluate import member_proba
+from autoens.search.loop import Budget, SearchLoop, TrialRecord, open_study, run_search
+from autoens.search.proposers import SEARCH_STRATEGIES, make_sampler
+from autoens.selectors import get_selector
+from autoens.space import get_learners, get_portfolio
+from autoens.tabular import TableSchema
+
+# Share of ``time_limit`` kept back for selection and bookkeeping after the search, so
+# that ``fit`` returns within its budget (peers overrun theirs by up to 17 %).
+_SELECTION_RESERVE = 0.05
+_MAX_SELECTION_RESERVE = 10.0
+# Without its own limit a trial may use this share of ``time_limit``.
+_DEFAULT_TRIAL_SHARE = 0.25
+
+
+class SearchError(RuntimeError):
+    """No candidate finished, so there is nothing to ensemble."""
+
+
+class AutoEnsembleClassifier(ClassifierMixin, BaseEstimator):
+    """Search diverse base learners, then build an ensemble from their OOF predictions.
+
+    Parameters
+    ----------
+    time_limit : float, optional
+        Wall-clock budget of ``fit`` in seconds (search and selection together).
+    n_trials : int, optional
+        Number of configurations to try (default 50). With an RDB ``storage`` this
+        counts the trials already in the study, so re-running an interrupted fit
+        resumes it.
+    trial_time_limit : float, optional
+        Seconds one configuration (all its CV folds) may take before it is stopped;
+        default ``time_limit / 4``, or no limit of its own when ``time_limit`` is None.
+    cv : int
+        Number of stratified folds shared by every candidate.
+    metric : str
+        Loss the selector minimises: one of ``autoens.metrics.METRIC_NAMES`` or a
+        scikit-learn scorer name such as ``"neg_log_loss"``.
+    selector : str or selector object
+        How the ensemble is built from the OOF predictions (``"ges"``,
+        ``"single_best"``, or an object with ``fit`` and ``combine``).
+    search : {"tpe", "random"}
+        Proposer that picks configurations after the warm-start portfolio.
+    portfolio : "default", None or list of (learner, params)
+        Configurations tried first, in order.
+    learners : list of str or LearnerSpec, optional
+        Learners to search over (default: every installed default learner).
+    n_jobs : int, optional
+        Trials evaluated in parallel (worker processes); -1 uses every core.
+    cache_dir : str or path, optional
+        Keep OOF predictions and fold models on disk; a later fit on the same data
+        reuses every finished candidate.
+    storage : str, optional
+        Optuna storage URL (e.g. ``"sqlite:///run.db"``) that makes the search
+        resumable.
+    random_state : int, Generator or None
+        Seeds folds, sampler and learners.
+    verbose : int
+        0 silent, 1 progress bar, 2 also one log line per trial.
+    """
+
+    _parameter_constraints: ClassVar[dict] = {
+        "time_limit": [Interval(Real, 0, None, closed="neither"), None],
+        "n_trials": [Interval(Integral, 1, None, closed="left"), None],
+        "trial_time_limit": [Interval(Real, 0, None, closed="neither"), None],
+        "cv": [Interval(Integral, 2, None, closed="left")],
+        "metric": [str, HasMethods(["loss"])],
+        "selector": [str, HasMethods(["fit", "combine"])],
+        "search": [StrOptions(set(SEARCH_STRATEGIES))],
+        "portfolio": [StrOptions({"default"}), list, tuple, None],
+        "learners": [list, tuple, None],
+        "n_jobs": [Integral, None],
+        "cache_dir": [str, os.PathLike, None, HasMethods(["get", "put"])],
+        "storage": [str, None, HasMethods(["create_new_study"])],
+        "random_state": ["random_state", np.random.Generator],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        *,
+        time_limit: float | None = None,
+        n_trials: int | None = 50,
+        trial_time_limit: float | None = None,
+        cv: int = 5,
+        metric: str = "roc_auc",
+        selector: Any = "ges",
+        search: str = "tpe",
+        portfolio: Any = "default",
+        learners: Any = None,
+        n_jobs: int | None = None,
+        cache_dir: Any = None,
+        storage: Any = None,
+        random_state: Any = None,
+        verbose: int = 0,
+    ) -> None:
+        self.time_limit = time_limit
+        self.n_trials = n_trials
+        self.trial_time_limit = trial_time_limit
+        self.cv = cv
+        self.metric = metric
+        self.selector = selector
+        self.search = search
+        self.portfolio = portfolio
+        self.learners = learners
+        self.n_jobs = n_jobs
+        self.cache_dir = cache_dir
+        self.storage = storage
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.input_tags.string = True
+        tags.input_tags.categorical = True
+        tags.non_deterministic = self.time_limit is not None
+        return tags
+
+    # --- fit
+    def _budget(self) -> Budget:
+        if self.n_trials is None and self.time_limit is None:
+            raise ValueError(
+                "set n_trials, time_limit or both: the search needs a budget"
+            )
+        search_time = None
+        trial_limit = self.trial_time_limit
+        if self.time_limit is not None:
+            reserve = min(_SELECTION_RESERVE * self.time_limit, _MAX_SELECTION_RESERVE)
+            search_time = self.time_limit - reserve
+            if trial_limit is None:
+                trial_limit = _DEFAULT_TRIAL_SHARE * self.time_limit
+        return Budget(self.n_trials, search_time, trial_limit)
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X: Any, y: Any) -> AutoEnsembleClassifier:
+        """Search base learners on ``X, y`` and build the ensemble."""
+        budget = self._budget()
+        X = _check_table(X)
+        self.classes_, y_enc = encode_labels(y)
+        validate_data(self, X, reset=True, skip_check_array=True)
+        self.schema_, frame = TableSchema.learn(X)
+        if len(frame) != len(y_enc):
+            raise ValueError(
+                f"X has {len(frame)} rows but y has {len(y_enc)} labels; "
+                "they must match"
+            )
+        self.n_features_in_ = frame.shape[1]
+        rng = check_random_state(
+            self.random_state
+            if not isinstance(self.random_state, np.random.Generator)
+            else int(self.random_state.integers(2**31 - 1))
+        )
+        seed = int(rng.randint(np.iinfo(np.int32).max))
+        self.metric_ = get_metric(self.metric)
+        n_classes = len(self.classes_)
+        folds = Folds.build(frame, y_enc, n_splits=self.cv, random_state=seed)
+        specs = get_learners(self.learners)
+        portfolio = get_portfolio(self.portfolio, specs)
+        cache = get_cache(self.cache_dir, fingerprint=folds.fingerprint)
+        study = open_study(
+            self.storage,
+            f"autoens-{folds.fingerprint[:16]}-{self.metric_.name}",
+            make_sampler(self.search, seed),
+            portfolio,
+        )
+        callbacks: list[BaseCallback] = []
+        if self.verbose > 0:
+            callbacks.append(TqdmProgress())
+        if self.verbose > 1:
+            callbacks.append(LogCallback())
+        loop = SearchLoop(
+            X=frame,
+            y=y_enc,
+            folds=folds,
+            feature_types=self.schema_.feature_types,
+            n_classes=n_classes,
+            specs=specs,
+            metric=self.metric_,
+            cache=cache,
+            study=study,
+            budget=budget,
+            n_jobs=max(1, effective_n_jobs(self.n_jobs)),
+            random_state=seed,
+            callbacks=callbacks,
+        )
+        records = run_search(loop)
+        library = sorted(
+            (r for r in records if r.status == "ok"), key=lambda r: r.number
+        )
+        if not library:
+            raise SearchError(_no_candidate_message(records, self.time_limit))
+        self._select(library, records, y_enc, seed, n_classes)
+        self.n_folds_ = folds.n_splits
+        return self
+
+    def _select(
+        self,
+        library: list[TrialRecord],
+        records: list[TrialRecord],
+        y: np.ndarray,
+        seed: int,
+        n_classes: int,
+    ) -> None:
+        P = np.stack([r.oof for r in library]).astype(np.float32, copy=False)
+        configs = [{"learner": r.learner, "params": r.params} for r in library]
+        self.selector_ = get_selector(self.selector, random_state=seed)
+        self.selector_.fit(P, y, metric=self.metric_, configs=configs)
+        weights = np.asarray(self.selector_.weights_, dtype=np.float64)
+        trials = pd.Index([r.number for r in library], name="trial")
+        self.weights_ = pd.Series(weights, index=trials, name="weight")
+        self.ensemble_ = FittedEnsemble(
+            [r.models for r in library], self.selector_, n_classes
+        )
+        best = min(library, key=lambda r: (r.loss, r.number))
+        self.best_trial_ = best.number
+        self._kept_models = {
+            int(trials[i]): library[i].models for i in self.ensemble_.required
+        }
+        self._kept_models[best.number] = best.models
+        self.validation_loss_ = float(self.selector_.validation_loss_)
+        self.leaderboard_ = self._leaderboard(
+            records, dict(zip(trials, weights, strict=True))
+        )
+
+    def _leaderboard(
+        self, records: list[TrialRecord], weights: dict[int, float]
+    ) -> pd.DataFrame:
+        to_score = self.metric_.to_score
+        rows = [
+            {
+                "trial": r.number,
+                "learner": r.learner,
+                "loss": r.loss,
+                self.metric_.score_name: to_score(r.loss)
+                if r.status == "ok"
+                else math.nan,
+                "weight": weights.get(r.number, 0.0),
+                "status": r.status,
+                "source": r.source,
+                "fit_time": round(r.fit_time, 3),
+                "proposal_time": round(r.proposal_time, 4),
+                "params": r.params,
+                "error": r.error,
+            }
+            for r in records
+        ]
+        board = pd.DataFrame(rows)
+        board = board.sort_values(
+            ["status", "loss", "trial"],
+            key=lambda s: (s != "ok") if s.name == "status" else s,
+            na_position="last",
+        )
+        return board.reset_index(drop=True)
+
+    # --- predict
+    def _transform(self, X: Any) -> pd.DataFrame:
+        check_is_fitted(self)
+        X = _check_table(X)
+        validate_data(self, X, reset=False, skip_check_array=True)
+        return self.schema_.transform(X)
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities of the ensemble, columns ordered as ``classes_``."""
+        frame = self._transform(X)
+        return self.ensemble_.predict_proba(frame)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Most probable class of each row."""
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
+
+    def predict_proba_member(self, X: Any, trial: int) -> np.ndarray:
+        """Probabilities of one kept library member (ensemble members, single best)."""
+        frame = self._transform(X)
+        if trial not in self._kept_models:
+            kept = sorted(self._kept_models)
+            raise KeyError(
+                f"trial {trial} is not kept on the fitted model; only ensemble "
+                f"members and the single best are: {kept}"
+            )
+        return member_proba(self._kept_models[trial], frame, len(self.classes_)).astype(
+            np.float64
+        )
+
+
+def _check_table(X: Any) -> Any:
+    """Frames pass as they are (mixed dtypes); anything else must be a 2-D array."""
+    if isinstance(X, pd.DataFrame):
+        return X
+    return check_array(X, dtype=None, ensure_all_finite=False)
+
+
+def _no_candidate_message(records: list[TrialRecord], time_limit: float | None) -> str:
+    if not records:
+        return (
+            f"no candidate was evaluated within time_limit={time_limit}s; "
+            "increase time_limit"
+        )
+    counts = pd.Series([r.status for r in records]).value_counts().to_dict()
+    errors = list(dict.fromkeys(f"{r.learner}: {r.error}" for r in records))[:3]
+    hint = (
+        "increase time_limit / trial_time_limit"
+        if "timeout" in counts
+        else ("check the data and the learners")
+    )
+    return f"no candidate finished ({counts}); {hint}. First errors: " + " | ".join(
+        errors
+    )

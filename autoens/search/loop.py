@@ -1,0 +1,455 @@
+"""The search loop: ask → evaluate → cache.put → tell, until the budget is spent.
+
+Trials run in worker processes (loky) so that a learner that hangs or crashes the
+interpreter can be stopped at its time limit without taking ``fit`` down with it, and so
+that ``fit`` returns within ``time_limit``. The loop owns the budget; Optuna keeps the trial
+bookkeeping (in memory, or in an RDB storage that makes a run resumable).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+import time
+import warnings
+from collections import deque
+from collections.abc import Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import optuna
+import pandas as pd
+from joblib.externals.loky import get_reusable_executor
+from optuna.trial import TrialState
+
+from autoens.cache import CacheEntry, PredictionCache, make_key
+from autoens.callbacks import BaseCallback
+from autoens.folds import Folds
+from autoens.metrics import Metric
+from autoens.search.evaluate import TrialResult, evaluate_config
+from autoens.space import (
+    FeatureTypes,
+    LearnerSpec,
+    from_optuna_params,
+    suggest,
+    to_optuna_params,
+)
+
+logger = logging.getLogger("autoens")
+
+# Seconds an idle worker process stays alive between fits (loky reuses it meanwhile).
+_WORKER_IDLE_TIMEOUT = 300
+
+
+@dataclass
+class TrialRecord:
+    """One evaluated (or reused, failed, timed-out) configuration."""
+
+    number: int
+    learner: str
+    params: dict[str, Any]
+    key: str
+    status: str  # "ok" | "failed" | "timeout"
+    source: str  # "evaluated" | "cache" | "resumed"
+    loss: float = math.nan
+    fit_time: float = 0.0
+    predict_time: float = 0.0
+    proposal_time: float = 0.0
+    error: str | None = None
+    oof: np.ndarray | None = field(default=None, repr=False)
+    models: list[Any] | None = field(default=None, repr=False)
+
+
+@dataclass
+class _Job:
+    number: int
+    learner: str
+    params: dict[str, Any]
+    key: str
+    trial: optuna.Trial | None  # None when re-evaluating a resumed trial
+    proposal_time: float = 0.0
+    deadline: float = math.inf
+    started: float = 0.0
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How much search a ``fit`` may spend."""
+
+    n_trials: int | None
+    time_limit: float | None
+    trial_time_limit: float | None
+
+
+def _import_learner_libraries() -> None:
+    """Worker initializer: pay the imports once per worker, not inside a timed trial."""
+    import importlib
+
+    for module in (
+        "autoens.search.evaluate",
+        "autoens.space.learners",
+        "sklearn.ensemble",
+        "sklearn.linear_model",
+        "sklearn.neighbors",
+        "sklearn.neural_network",
+        "lightgbm",
+        "xgboost",
+    ):
+        with contextlib.suppress(ImportError):
+            importlib.import_module(module)
+
+
+def _ping() -> int:
+    return os.getpid()
+
+
+class _WorkerPool:
+    """A loky process pool that can kill a hung worker and carry on."""
+
+    def __init__(self, n_workers: int) -> None:
+        self.n_workers = n_workers
+        self._executor = self._new()
+
+    def _new(self) -> Any:
+        return get_reusable_executor(
+            max_workers=self.n_workers,
+            timeout=_WORKER_IDLE_TIMEOUT,
+            initializer=_import_learner_libraries,
+        )
+
+    def wait_ready(self, deadline: float) -> None:
+        """Block until the workers have started: trial time limits exclude start-up."""
+        pings = [self._executor.submit(_ping) for _ in range(self.n_workers)]
+        _, late = wait(pings, timeout=max(0.0, min(deadline - time.monotonic(), 600.0)))
+        for ping in late:
+            ping.cancel()
+
+    def submit(self, *args: Any) -> Future:
+        return self._executor.submit(*args)
+
+    def kill(self) -> None:
+        """Kill every worker: the only way to stop a hung learner."""
+        # wait=True joins loky's manager thread; with wait=False it outlives the kill
+        # and holds the interpreter open at exit until the hung task would have
+        # finished.
+        self._executor.shutdown(wait=True, kill_workers=True)
+
+    def restart(self, deadline: float) -> None:
+        """Kill every worker and start fresh ones."""
+        self.kill()
+        self._executor = self._new()
+        self.wait_ready(deadline)
+
+
+@contextlib.contextmanager
+def _quiet_optuna() -> Iterator[None]:
+    """Optuna logs every told trial at INFO; our progress bar says it better."""
+    previous = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        yield
+    finally:
+        optuna.logging.set_verbosity(previous)
+
+
+class SearchLoop:
+    """Runs the trials of one ``fit``; see ``run_search`` for the entry point."""
+
+    def __init__(
+        self,
+        *,
+        X: pd.DataFrame,
+        y: np.ndarray,
+        folds: Folds,
+        feature_types: FeatureTypes,
+        n_classes: int,
+        specs: Sequence[LearnerSpec],
+        metric: Metric,
+        cache: PredictionCache,
+        study: optuna.Study,
+        budget: Budget,
+        n_jobs: int,
+        random_state: int,
+        callbacks: Sequence[BaseCallback],
+    ) -> None:
+        self.X, self.y, self.folds = X, y, folds
+        self.feature_types, self.n_classes = feature_types, n_classes
+        self.specs = {s.name: s for s in specs}
+        self.metric, self.cache, self.study = metric, cache, study
+        self.budget, self.n_jobs, self.random_state = budget, n_jobs, random_state
+        self.callbacks = callbacks
+        self.records: list[TrialRecord] = []
+        self._losses: dict[
+            str, float
+        ] = {}  # key -> loss of configs finished in this fit
+        self._running_keys: set[str] = set()
+        self._warned_learners: set[str] = set()
+        self._n_used = 0
+        self._start = time.monotonic()
+        self._deadline = math.inf
+        if budget.time_limit is not None:
+            self._deadline = self._start + budget.time_limit
+
+    # --- budget
+    def _time_up(self) -> bool:
+        return time.monotonic() >= self._deadline
+
+    def _can_ask(self) -> bool:
+        n = self.budget.n_trials
+        return (n is None or self._n_used < n) and not self._time_up()
+
+    def _job_deadline(self) -> float:
+        limit = self.budget.trial_time_limit
+        own = time.monotonic() + limit if limit is not None else math.inf
+        return min(own, self._deadline)
+
+    # --- bookkeeping
+    def _record(self, record: TrialRecord) -> None:
+        self.records.append(record)
+        for cb in self.callbacks:
+            cb.on_trial_end(record)
+
+    def _warn_failure(self, learner: str, what: str) -> None:
+        if learner in self._warned_learners:
+            logger.info("learner %r: %s", learner, what)
+            return
+        self._warned_learners.add(learner)
+        warnings.warn(
+            f"a {learner!r} configuration was dropped from the search: {what}. "
+            "The search goes on; see leaderboard_ for every failure.",
+            UserWarning,
+            stacklevel=2,
+        )
+
+    def _from_entry(self, number: int, entry: CacheEntry, source: str) -> TrialRecord:
+        meta = entry.meta
+        return TrialRecord(
+            number=number,
+            learner=meta["learner"],
+            params=dict(meta["params"]),
+            key=entry.key,
+            status="ok",
+            source=source,
+            loss=float(meta["loss"]),
+            fit_time=float(meta.get("fit_time", 0.0)),
+            predict_time=float(meta.get("predict_time", 0.0)),
+            oof=entry.oof,
+            models=entry.models,
+        )
+
+    # --- resume
+    def resume(self) -> deque[_Job]:
+        """Take finished trials from storage; queue those whose predictions are gone."""
+        replay: deque[_Job] = deque()
+        for t in self.study.get_trials(deepcopy=False):
+            if t.state not in (TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED):
+                continue
+            self._n_used += 1
+            if t.state != TrialState.COMPLETE or t.user_attrs.get("duplicate_of"):
+                continue
+            learner, params = from_optuna_params(t.params)
+            if learner not in self.specs:
+                continue
+            key = make_key(learner, params, self.cache.fingerprint)
+            entry = self.cache.get(key)
+            if entry is not None:
+                self._losses[key] = float(entry.meta["loss"])
+                self._record(self._from_entry(t.number, entry, "resumed"))
+            else:
+                replay.append(_Job(t.number, learner, params, key, trial=None))
+        return replay
+
+    # --- ask
+    def _ask(self) -> _Job | None:
+        """Ask Optuna for a config; answer at once from the cache when we can."""
+        start = time.perf_counter()
+        trial = self.study.ask()
+        learner, params = suggest(trial, list(self.specs.values()))
+        proposal_time = time.perf_counter() - start
+        self._n_used += 1
+        key = make_key(learner, params, self.cache.fingerprint)
+        if key in self._losses or key in self._running_keys:
+            # The sampler proposed a config it already has: tell it the known answer (or
+            # prune while the twin still runs) rather than spend a worker on it.
+            trial.set_user_attr("duplicate_of", key)
+            if key in self._losses:
+                self.study.tell(trial, self._losses[key])
+            else:
+                self.study.tell(trial, state=TrialState.PRUNED)
+            return None
+        entry = self.cache.get(key)
+        if entry is not None:
+            self._losses[key] = float(entry.meta["loss"])
+            self.study.tell(trial, self._losses[key])
+            record = self._from_entry(trial.number, entry, "cache")
+            record.proposal_time = proposal_time
+            self._record(record)
+            return None
+        return _Job(trial.number, learner, params, key, trial, proposal_time)
+
+    # --- run
+    def _submit(
+        self, pool: _WorkerPool, job: _Job, running: dict[Future, _Job]
+    ) -> None:
+        job.deadline = self._job_deadline()
+        job.started = time.monotonic()
+        future = pool.submit(
+            evaluate_config,
+            self.specs[job.learner],
+            job.params,
+            self.X,
+            self.y,
+            self.folds.splits,
+            self.feature_types,
+            self.n_classes,
+            self.random_state,
+        )
+        running[future] = job
+        self._running_keys.add(job.key)
+
+    def _finish(self, job: _Job, result: TrialResult) -> None:
+        self._running_keys.discard(job.key)
+        record = TrialRecord(
+            number=job.number,
+            learner=job.learner,
+            params=job.params,
+            key=job.key,
+            status=result.status,
+            source="evaluated",
+            fit_time=result.fit_time,
+            predict_time=result.predict_time,
+            proposal_time=job.proposal_time,
+            error=result.error,
+        )
+        if result.status == "ok":
+            loss = float(self.metric.loss_single(self.y, result.oof))
+            if not math.isfinite(loss):
+                record.status, record.error = "failed", f"non-finite OOF loss {loss}"
+            else:
+                record.loss, record.oof, record.models = loss, result.oof, result.models
+                meta = {
+                    "learner": job.learner,
+                    "params": job.params,
+                    "loss": loss,
+                    "metric": self.metric.name,
+                    "fit_time": result.fit_time,
+                    "predict_time": result.predict_time,
+                    "warnings": result.warnings,
+                }
+                self.cache.put(CacheEntry(job.key, result.oof, result.models, meta))
+                self._losses[job.key] = loss
+        if job.trial is not None:
+            if record.status == "ok":
+                self.study.tell(job.trial, record.loss)
+            else:
+                job.trial.set_user_attr("status", record.status)
+                job.trial.set_user_attr("error", (record.error or "")[:500])
+                self.study.tell(job.trial, state=TrialState.FAIL)
+        if record.status != "ok":
+            self._warn_failure(job.learner, record.error or record.status)
+        self._record(record)
+
+    def run(self) -> list[TrialRecord]:
+        pending = self.resume()
+        for cb in self.callbacks:
+            cb.on_search_start(self.budget.n_trials, self.budget.time_limit)
+        pool = _WorkerPool(self.n_jobs)
+        pool.wait_ready(self._deadline)
+        running: dict[Future, _Job] = {}
+        try:
+            while True:
+                while len(running) < self.n_jobs and not self._time_up():
+                    if pending:
+                        job: _Job | None = pending.popleft()
+                    elif self._can_ask():
+                        job = self._ask()
+                    else:
+                        break
+                    if job is not None:
+                        self._submit(pool, job, running)
+                if not running:
+                    break
+                next_deadline = min(job.deadline for job in running.values())
+                timeout = max(0.0, next_deadline - time.monotonic())
+                done, _ = wait(
+                    list(running),
+                    timeout=min(timeout, 3600.0),
+                    return_when=FIRST_COMPLETED,
+                )
+                broken = False
+                for future in done:
+                    job = running.pop(future)
+                    try:
+                        result = future.result()
+                    except Exception as exc:  # the worker process died (segfault, OOM)
+                        broken = True
+                        result = TrialResult(
+                            status="failed",
+                            error=f"worker process died: {type(exc).__name__}: {exc}",
+                        )
+                    self._finish(job, result)
+                now = time.monotonic()
+                overdue = [f for f, j in running.items() if j.deadline <= now]
+                if overdue or broken:
+                    pool.restart(self._deadline)
+                    survivors = []
+                    for future, job in list(running.items()):
+                        del running[future]
+                        self._running_keys.discard(job.key)
+                        if future in overdue:
+                            limit = (
+                                "the time limit of the search"
+                                if self._time_up()
+                                else f"trial_time_limit={self.budget.trial_time_limit}s"
+                            )
+                            elapsed = time.monotonic() - job.started
+                            self._finish(
+                                job,
+                                TrialResult(
+                                    status="timeout",
+                                    fit_time=elapsed,
+                                    error=f"stopped after {elapsed:.1f}s at {limit}",
+                                ),
+                            )
+                        else:
+                            survivors.append(job)
+                    for (
+                        job
+                    ) in survivors:  # lost with the killed workers: run them again
+                        self._submit(pool, job, running)
+        finally:
+            if running:
+                pool.kill()
+            for cb in self.callbacks:
+                cb.on_search_end(self.records)
+        return self.records
+
+
+def open_study(
+    storage: str | optuna.storages.BaseStorage | None,
+    study_name: str,
+    sampler: optuna.samplers.BaseSampler,
+    portfolio: Sequence[tuple[str, dict[str, Any]]],
+) -> optuna.Study:
+    """Create (or load from RDB storage) the study; enqueue the warm-start configs."""
+    with _quiet_optuna():
+        study = optuna.create_study(
+            storage=storage,
+            study_name=study_name,
+            sampler=sampler,
+            direction="minimize",
+            load_if_exists=True,
+        )
+        for learner, params in portfolio:
+            study.enqueue_trial(to_optuna_params(learner, params), skip_if_exists=True)
+    return study
+
+
+def run_search(loop: SearchLoop) -> list[TrialRecord]:
+    """Run ``loop`` with Optuna's per-trial log lines silenced."""
+    with _quiet_optuna():
+        return loop.run()

@@ -1,0 +1,54 @@
+"""Post-hoc ensemble selectors: cached predictions P[n_models, n_samples, n_classes]
+in, an ensemble out (see :class:`BaseSelector` for the contract)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sklearn.base import clone
+
+from autoens.selectors.base import BaseSelector
+from autoens.selectors.baselines import SingleBest
+from autoens.selectors.greedy import GreedyEnsembleSelection
+
+__all__ = [
+    "SELECTOR_NAMES",
+    "BaseSelector",
+    "GreedyEnsembleSelection",
+    "SingleBest",
+    "get_selector",
+]
+
+_FACTORIES: dict[str, Any] = {
+    "ges": lambda random_state: GreedyEnsembleSelection(random_state=random_state),
+    "greedy": lambda random_state: GreedyEnsembleSelection(random_state=random_state),
+    "single_best": lambda random_state: SingleBest(),
+    "single-best": lambda random_state: SingleBest(),
+}
+
+#: Names accepted by :func:`get_selector`.
+SELECTOR_NAMES: tuple[str, ...] = tuple(_FACTORIES)
+
+
+def get_selector(
+    selector: str | BaseSelector, random_state: Any = None
+) -> BaseSelector:
+    """A fresh selector from a name, or an unfitted clone of a selector object.
+
+    ``random_state`` seeds selectors that take one; on a clone it only fills a
+    ``random_state`` left at None, so an explicit seed on the object wins.
+    """
+    if isinstance(selector, BaseSelector):
+        fresh = clone(selector)
+        params = fresh.get_params(deep=False)
+        if random_state is not None and params.get("random_state", 0) is None:
+            fresh.set_params(random_state=random_state)
+        return fresh
+    if isinstance(selector, str):
+        factory = _FACTORIES.get(selector.strip().lower())
+        if factory is not None:
+            return factory(random_state)
+    raise ValueError(
+        f"Unknown selector {selector!r}. Valid names: {', '.join(SELECTOR_NAMES)}; or "
+        "pass a BaseSelector instance."
+    )

@@ -1,0 +1,145 @@
+"""AutoEnsembleClassifier end to end on real bundled data, including bad input."""
+
+from __future__ import annotations
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import FAST
+from sklearn.metrics import roc_auc_score
+
+from autoens import AutoEnsembleClassifier, SearchError
+from autoens.testing import fake_learner
+
+
+def test_binary_mixed_types_end_to_end(mixed_data):
+    X, y = mixed_data
+    model = AutoEnsembleClassifier(**{**FAST, "n_trials": 4}).fit(X, y)
+    proba = model.predict_proba(X)
+    assert proba.shape == (len(X), 2)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-6)
+    assert roc_auc_score(y, proba[:, 1]) > 0.9
+    assert list(model.classes_) == [0, 1]
+    assert model.n_features_in_ == X.shape[1]
+    assert list(model.feature_names_in_) == list(X.columns)
+    board = model.leaderboard_
+    assert len(board) == 4
+    for col in [
+        "trial",
+        "learner",
+        "params",
+        "loss",
+        "roc_auc",
+        "fit_time",
+        "status",
+        "weight",
+    ]:
+        assert col in board.columns
+    assert board["loss"].is_monotonic_increasing
+    assert (board["status"] == "ok").all()
+    np.testing.assert_allclose(model.weights_.sum(), 1.0)
+    assert board["weight"].sum() == pytest.approx(1.0)
+    assert model.validation_loss_ <= board["loss"].min() + 1e-12
+
+
+def test_multiclass_string_labels_and_member_predictions(multiclass_data):
+    X, y = multiclass_data
+    labels = np.array(["cab", "merlot", "pinot"])[y]
+    model = AutoEnsembleClassifier(**FAST).fit(X, labels)
+    assert list(model.classes_) == ["cab", "merlot", "pinot"]
+    pred = model.predict(X)
+    assert set(pred) <= set(labels)
+    assert model.score(X, labels) > 0.9
+    best = model.predict_proba_member(X, model.best_trial_)
+    assert best.shape == (len(X), 3)
+    with pytest.raises(KeyError, match="not kept"):
+        model.predict_proba_member(X, 10_000)
+
+
+def test_numpy_input_and_joblib_round_trip(tmp_path, binary_data):
+    X, y = binary_data
+    model = AutoEnsembleClassifier(**FAST).fit(X.to_numpy(), y.to_numpy())
+    assert not hasattr(model, "feature_names_in_")
+    path = tmp_path / "model.joblib"
+    joblib.dump(model, path)
+    loaded = joblib.load(path)
+    np.testing.assert_array_equal(
+        loaded.predict_proba(X.to_numpy()), model.predict_proba(X.to_numpy())
+    )
+    pd.testing.assert_frame_equal(loaded.leaderboard_, model.leaderboard_)
+
+
+def test_same_seed_same_result(binary_data):
+    X, y = binary_data
+    a = AutoEnsembleClassifier(**FAST).fit(X, y)
+    b = AutoEnsembleClassifier(**FAST).fit(X, y)
+    np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
+    assert a.leaderboard_["params"].tolist() == b.leaderboard_["params"].tolist()
+
+
+@pytest.mark.parametrize(
+    ("X", "y", "match"),
+    [
+        (np.empty((0, 3)), [], "0 sample"),
+        (np.ones((5, 3)), [0, 1, 0, 1], "5 rows but y has 4"),
+        (np.ones(6), [0, 1] * 3, "Expected 2D array"),
+        (np.array([[1.0, np.inf]] * 6), [0, 1] * 3, "infinity"),
+        (np.ones((6, 2)), ["a"] * 6, "only one class"),
+        (np.ones((6, 2)), np.linspace(0, 1, 6), "Unknown label type"),
+    ],
+)
+def test_bad_input_gets_a_clear_error(X, y, match):
+    with pytest.raises(ValueError, match=match):
+        AutoEnsembleClassifier(**FAST).fit(X, y)
+
+
+def test_predict_time_column_problems(mixed_data):
+    X, y = mixed_data
+    model = AutoEnsembleClassifier(**FAST).fit(X, y)
+    with pytest.raises(ValueError, match="size"):
+        model.predict(X.drop(columns="size"))
+    new = X.head(5).copy()
+    new["size"] = "enormous"
+    with pytest.warns(UserWarning, match="not seen during fit"):
+        proba = model.predict_proba(new)
+    assert np.isfinite(proba).all()
+
+
+def test_failing_learners_are_recorded_and_skipped(binary_data):
+    X, y = binary_data
+    model = AutoEnsembleClassifier(
+        n_trials=3,
+        cv=2,
+        random_state=0,
+        learners=[fake_learner("crash"), fake_learner("nan"), "logreg"],
+        portfolio=[("crash", {}), ("nan", {}), ("logreg", {})],
+    )
+    with pytest.warns(UserWarning, match="dropped from the search"):
+        model.fit(X, y)
+    board = model.leaderboard_.set_index("learner")
+    assert board.loc["crash", "status"] == "failed"
+    assert "CrashingClassifier always fails" in board.loc["crash", "error"]
+    assert board.loc["nan", "status"] == "failed"
+    assert "non-finite" in board.loc["nan", "error"]
+    assert board.loc["logreg", "status"] == "ok"
+    assert board.loc["logreg", "weight"] == pytest.approx(1.0)
+    assert np.isfinite(model.predict_proba(X)).all()
+
+
+def test_all_learners_failing_raises_search_error(binary_data):
+    X, y = binary_data
+    model = AutoEnsembleClassifier(
+        n_trials=2,
+        cv=2,
+        random_state=0,
+        portfolio=None,
+        learners=[fake_learner("crash")],
+    )
+    with pytest.warns(UserWarning), pytest.raises(SearchError, match="no candidate"):
+        model.fit(X, y)
+
+
+def test_budget_must_be_given():
+    with pytest.raises(ValueError, match="needs a budget"):
+        AutoEnsembleClassifier(n_trials=None).fit(np.ones((6, 2)), [0, 1] * 3)

@@ -1,0 +1,138 @@
+"""The search loop through the estimator: budgets, hangs, cache reuse, resume."""
+
+from __future__ import annotations
+
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pytest
+from conftest import FAST
+
+from autoens import AutoEnsembleClassifier, SearchError
+from autoens.testing import fake_learner
+
+
+def test_hanging_learner_is_stopped_at_trial_time_limit(binary_data):
+    X, y = binary_data
+    model = AutoEnsembleClassifier(
+        n_trials=2,
+        cv=2,
+        random_state=0,
+        trial_time_limit=3,
+        learners=[fake_learner("hang"), "logreg"],
+        portfolio=[("hang", {}), ("logreg", {})],
+    )
+    start = time.monotonic()
+    with pytest.warns(UserWarning, match="trial_time_limit=3"):
+        model.fit(X, y)
+    elapsed = time.monotonic() - start
+    board = model.leaderboard_.set_index("learner")
+    assert board.loc["hang", "status"] == "timeout"
+    assert board.loc["logreg", "status"] == "ok"
+    # the hung worker was killed: fit did not wait for it
+    assert elapsed < 60
+
+
+def test_fit_returns_within_time_limit(binary_data):
+    X, y = binary_data
+    limit = 8.0
+    model = AutoEnsembleClassifier(
+        time_limit=limit,
+        n_trials=None,
+        cv=2,
+        random_state=0,
+        learners=[fake_learner("hang"), "logreg", "hist_gb"],
+        portfolio=[("logreg", {}), ("hang", {})],
+    )
+    start = time.monotonic()
+    with pytest.warns(UserWarning, match="dropped from the search"):
+        model.fit(X, y)
+    elapsed = time.monotonic() - start
+    assert elapsed < limit + 5  # a few seconds of slack for selection, never a hang
+    assert (model.leaderboard_["status"] == "ok").any()
+
+
+def test_time_limit_too_small_for_any_trial(binary_data):
+    X, y = binary_data
+    model = AutoEnsembleClassifier(
+        time_limit=2,
+        n_trials=None,
+        cv=2,
+        random_state=0,
+        learners=[fake_learner("hang")],
+    )
+    # whether the hung trial even starts depends on how fast the worker boots
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        with pytest.raises(SearchError, match="time_limit"):
+            model.fit(X, y)
+
+
+def test_second_fit_reuses_every_candidate_from_cache_dir(tmp_path, mixed_data):
+    X, y = mixed_data
+    params = {**FAST, "n_trials": 5, "cache_dir": tmp_path / "cache"}
+    first = AutoEnsembleClassifier(**params).fit(X, y)
+    assert set(first.leaderboard_["source"]) == {"evaluated"}
+    second = AutoEnsembleClassifier(**params).fit(X, y)
+    assert set(second.leaderboard_["source"]) == {"cache"}
+    assert (second.leaderboard_["fit_time"] == first.leaderboard_["fit_time"]).all()
+    np.testing.assert_allclose(second.predict_proba(X), first.predict_proba(X))
+    # other data (or folds) never sees those entries
+    other = AutoEnsembleClassifier(**{**params, "cv": 3}).fit(X, y)
+    assert set(other.leaderboard_["source"]) == {"evaluated"}
+
+
+def test_corrupt_cache_entry_is_recomputed(tmp_path, binary_data, caplog):
+    X, y = binary_data
+    params = {**FAST, "cache_dir": tmp_path}
+    AutoEnsembleClassifier(**params).fit(X, y)
+    victim = sorted(Path(tmp_path).rglob("*.npy"))[0]
+    data = bytearray(victim.read_bytes())
+    data[-1] ^= 0xFF
+    victim.write_bytes(bytes(data))
+    again = AutoEnsembleClassifier(**params).fit(X, y)
+    sources = again.leaderboard_["source"].value_counts().to_dict()
+    assert sources == {"cache": 2, "evaluated": 1}
+    assert any(
+        "corrupt" in r.getMessage() or "checksum" in r.getMessage()
+        for r in caplog.records
+    )
+    third = AutoEnsembleClassifier(**params).fit(X, y)
+    assert set(third.leaderboard_["source"]) == {"cache"}
+
+
+def test_rdb_storage_resumes_an_interrupted_search(tmp_path, binary_data):
+    X, y = binary_data
+    url = f"sqlite:///{tmp_path / 'run.db'}"
+    base = {**FAST, "storage": url, "cache_dir": tmp_path / "cache"}
+    AutoEnsembleClassifier(**{**base, "n_trials": 3}).fit(X, y)
+    resumed = AutoEnsembleClassifier(**{**base, "n_trials": 5}).fit(X, y)
+    sources = resumed.leaderboard_["source"].value_counts().to_dict()
+    assert sources == {"resumed": 3, "evaluated": 2}
+    summaries = optuna.get_all_study_summaries(url)
+    assert len(summaries) == 1 and summaries[0].n_trials == 5
+    # without the cache the stored trials are re-evaluated rather than lost
+    no_cache = AutoEnsembleClassifier(**{**base, "n_trials": 5, "cache_dir": None}).fit(
+        X, y
+    )
+    assert len(no_cache.leaderboard_) == 5
+    assert (no_cache.leaderboard_["status"] == "ok").all()
+
+
+def test_parallel_trials(binary_data):
+    X, y = binary_data
+    model = AutoEnsembleClassifier(**{**FAST, "n_trials": 6, "n_jobs": 2}).fit(X, y)
+    assert len(model.leaderboard_) == 6
+    assert (model.leaderboard_["status"] == "ok").all()
+    assert model.leaderboard_["trial"].nunique() == 6
+
+
+def test_random_search_and_verbose_progress(binary_data, capsys):
+    X, y = binary_data
+    AutoEnsembleClassifier(**{**FAST, "search": "random", "verbose": 1}).fit(X, y)
+    assert "autoens search" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="search"):
+        AutoEnsembleClassifier(**{**FAST, "search": "grid"}).fit(X, y)
