@@ -8,6 +8,8 @@ losses to 6 decimals, and ``use_best`` cuts back to the best prefix of the traje
 Every iteration scores all K candidates in one vectorised metric call per chunk of
 models; the metric's ``reduce`` lets candidates be built only on the entries the loss
 reads (the true-class column for log loss, the positive column for binary ROC AUC).
+Memory: the reduced tensor (at most the size of P: multiclass ROC AUC keeps a
+class-major copy) plus one 64 MB chunk of candidates.
 """
 
 from __future__ import annotations
