@@ -6,7 +6,7 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["AutoEnsembleClassifier", "SearchError", "__version__"]
+__all__ = ["AutoEnsembleClassifier", "SearchError", "__version__", "select"]
 
 
 def __getattr__(name: str) -> Any:
@@ -16,4 +16,8 @@ def __getattr__(name: str) -> Any:
         from autoens import estimator
 
         return getattr(estimator, name)
+    if name == "select":
+        from autoens.replay import select
+
+        return select
     raise AttributeError(f"module 'autoens' has no attribute {name!r}")

@@ -33,7 +33,7 @@ class BaseCallback:
         """Called once before the first trial."""
 
     def on_trial_end(self, record: TrialRecord) -> None:
-        """Called after each trial is recorded (evaluated, cached, failed or stopped)."""
+        """Called after each trial is recorded (evaluated, cached, failed, stopped)."""
 
     def on_search_end(self, records: list[TrialRecord]) -> None:
         """Called once when the budget is spent."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -14,42 +14,38 @@ from autoens.search.evaluate import member_proba
 class FittedEnsemble:
     """``predict_proba(X) = selector.combine(member predictions)``.
 
-    Only the members in ``selector.required_members_`` keep their fold models (a static
-    ensemble rarely needs more than a handful of the library), so a saved model stays
-    small.
+    It holds the fold models of ``selector.required_members_`` only: a static ensemble
+    rarely needs more than a handful of the library, and a dynamic one reports how many
+    members it must run (``n_required``).
     """
 
     def __init__(
         self,
-        members: Sequence[list[Any] | None],
+        members: Mapping[int, list[Any]],
         selector: Any,
+        *,
+        n_models: int,
         n_classes: int,
     ) -> None:
         self.selector = selector
+        self.n_models = n_models
         self.n_classes = n_classes
-        self.n_models = len(members)
         self.required = np.asarray(selector.required_members_, dtype=np.int64)
-        missing = [int(i) for i in self.required if members[i] is None]
+        missing = [int(i) for i in self.required if int(i) not in members]
         if missing:
             raise ValueError(f"fold models of required members {missing} are missing")
-        self.members = {int(i): members[i] for i in self.required}
+        self.members = {int(i): members[int(i)] for i in self.required}
 
     @property
     def n_required(self) -> int:
         """How many library members must run at predict time."""
         return len(self.required)
 
-    def member_proba(self, X: pd.DataFrame) -> np.ndarray:
-        """Predictions of the required members: (n_required, n_rows, n_classes)."""
-        return np.stack(
-            [
-                member_proba(self.members[int(i)], X, self.n_classes)
-                for i in self.required
-            ]
-        )
-
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        required = self.member_proba(X)
+        n_classes = self.n_classes
+        required = np.stack(
+            [member_proba(self.members[int(i)], X, n_classes) for i in self.required]
+        )
         if getattr(self.selector, "is_dynamic", False):
             full = np.zeros((self.n_models, len(X), self.n_classes), dtype=np.float32)
             full[self.required] = required
@@ -57,9 +53,7 @@ class FittedEnsemble:
         else:
             # A static ensemble is a weighted average: no need to materialise the zero
             # predictions of the unused library members.
-            weights = np.asarray(self.selector.weights_, dtype=np.float32)[
-                self.required
-            ]
-            proba = np.tensordot(weights, required, axes=1)
+            weights = np.asarray(self.selector.weights_, dtype=np.float32)
+            proba = np.tensordot(weights[self.required], required, axes=1)
         proba = np.clip(np.asarray(proba, dtype=np.float64), 0.0, None)
         return proba / proba.sum(axis=1, keepdims=True)

@@ -19,8 +19,8 @@ from autoens.cache import get_cache
 from autoens.callbacks import BaseCallback, LogCallback, TqdmProgress
 from autoens.ensemble import FittedEnsemble
 from autoens.folds import Folds, encode_labels
-from autoens.metrics import get_metric
-from autoens.search.evaluate import member_proba
+from autoens.library import Library
+from autoens.metrics import Metric, get_metric
 from autoens.search.loop import Budget, SearchLoop, TrialRecord, open_study, run_search
 from autoens.search.proposers import SEARCH_STRATEGIES, make_sampler
 from autoens.selectors import get_selector
@@ -79,6 +79,10 @@ class AutoEnsembleClassifier(ClassifierMixin, BaseEstimator):
         Seeds folds, sampler and learners.
     verbose : int
         0 silent, 1 progress bar, 2 also one log line per trial.
+    keep_models : {"ensemble", "all"}
+        Fold models kept on the fitted estimator: only the ensemble members and the
+        single best (small to save), or every candidate's, so that ``autoens.select``
+        can re-run any selector without a ``cache_dir``.
     """
 
     _parameter_constraints: ClassVar[dict] = {
@@ -96,6 +100,7 @@ class AutoEnsembleClassifier(ClassifierMixin, BaseEstimator):
         "storage": [str, None, HasMethods(["create_new_study"])],
         "random_state": ["random_state", np.random.Generator],
         "verbose": ["verbose"],
+        "keep_models": [StrOptions({"ensemble", "all"})],
     }
 
     def __init__(
@@ -115,6 +120,7 @@ class AutoEnsembleClassifier(ClassifierMixin, BaseEstimator):
         storage: Any = None,
         random_state: Any = None,
         verbose: int = 0,
+        keep_models: str = "ensemble",
     ) -> None:
         self.time_limit = time_limit
         self.n_trials = n_trials
@@ -130,6 +136,7 @@ class AutoEnsembleClassifier(ClassifierMixin, BaseEstimator):
         self.storage = storage
         self.random_state = random_state
         self.verbose = verbose
+        self.keep_models = keep_models
 
     def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
         tags = super().__sklearn_tags__()
@@ -207,47 +214,43 @@ class AutoEnsembleClassifier(ClassifierMixin, BaseEstimator):
             callbacks=callbacks,
         )
         records = run_search(loop)
-        library = sorted(
-            (r for r in records if r.status == "ok"), key=lambda r: r.number
+        library = Library.from_records(
+            records, y_enc, fingerprint=folds.fingerprint, cache_dir=self.cache_dir
         )
-        if not library:
+        if not len(library):
             raise SearchError(_no_candidate_message(records, self.time_limit))
-        self._select(library, records, y_enc, seed, n_classes)
+        self.library_ = library
+        self.leaderboard_ = self._leaderboard(records)
         self.n_folds_ = folds.n_splits
+        self._seed = seed
+        self._assemble(self.selector, self.metric_, seed)
+        if self.keep_models == "ensemble":
+            library.keep_only({*self.ensemble_.required.tolist(), library.best})
         return self
 
-    def _select(
-        self,
-        library: list[TrialRecord],
-        records: list[TrialRecord],
-        y: np.ndarray,
-        seed: int,
-        n_classes: int,
-    ) -> None:
-        P = np.stack([r.oof for r in library]).astype(np.float32, copy=False)
-        configs = [{"learner": r.learner, "params": r.params} for r in library]
-        self.selector_ = get_selector(self.selector, random_state=seed)
-        self.selector_.fit(P, y, metric=self.metric_, configs=configs)
-        weights = np.asarray(self.selector_.weights_, dtype=np.float64)
-        trials = pd.Index([r.number for r in library], name="trial")
-        self.weights_ = pd.Series(weights, index=trials, name="weight")
+    def _assemble(self, selector: Any, metric: Metric, seed: int) -> None:
+        """Fit ``selector`` on the library and build the ensemble (fit and replay)."""
+        lib = self.library_
+        fitted = get_selector(selector, random_state=seed)
+        fitted.fit(lib.oof, lib.y, metric=metric, configs=lib.configs)
         self.ensemble_ = FittedEnsemble(
-            [r.models for r in library], self.selector_, n_classes
+            lib.fold_models(fitted.required_members_),
+            fitted,
+            n_models=len(lib),
+            n_classes=len(self.classes_),
         )
-        best = min(library, key=lambda r: (r.loss, r.number))
-        self.best_trial_ = best.number
-        self._kept_models = {
-            int(trials[i]): library[i].models for i in self.ensemble_.required
-        }
-        self._kept_models[best.number] = best.models
-        self.validation_loss_ = float(self.selector_.validation_loss_)
-        self.leaderboard_ = self._leaderboard(
-            records, dict(zip(trials, weights, strict=True))
+        self.selector_ = fitted
+        trials = pd.Index(lib.trials, name="trial")
+        self.weights_ = pd.Series(
+            np.asarray(fitted.weights_, dtype=np.float64), index=trials, name="weight"
         )
+        self.validation_loss_ = float(getattr(fitted, "validation_loss_", math.nan))
+        self.best_trial_ = lib.trials[lib.best]
+        board = self.leaderboard_.copy()
+        board["weight"] = board["trial"].map(self.weights_).fillna(0.0)
+        self.leaderboard_ = board
 
-    def _leaderboard(
-        self, records: list[TrialRecord], weights: dict[int, float]
-    ) -> pd.DataFrame:
+    def _leaderboard(self, records: list[TrialRecord]) -> pd.DataFrame:
         to_score = self.metric_.to_score
         rows = [
             {
@@ -257,7 +260,7 @@ class AutoEnsembleClassifier(ClassifierMixin, BaseEstimator):
                 self.metric_.score_name: to_score(r.loss)
                 if r.status == "ok"
                 else math.nan,
-                "weight": weights.get(r.number, 0.0),
+                "weight": 0.0,
                 "status": r.status,
                 "source": r.source,
                 "fit_time": round(r.fit_time, 3),
@@ -293,17 +296,14 @@ class AutoEnsembleClassifier(ClassifierMixin, BaseEstimator):
         return self.classes_[np.argmax(proba, axis=1)]
 
     def predict_proba_member(self, X: Any, trial: int) -> np.ndarray:
-        """Probabilities of one kept library member (ensemble members, single best)."""
+        """Probabilities of one library member, by its leaderboard trial number.
+
+        Available for ensemble members and the single best (``best_trial_``), or for any
+        member when fit with ``keep_models="all"`` or a ``cache_dir``.
+        """
         frame = self._transform(X)
-        if trial not in self._kept_models:
-            kept = sorted(self._kept_models)
-            raise KeyError(
-                f"trial {trial} is not kept on the fitted model; only ensemble "
-                f"members and the single best are: {kept}"
-            )
-        return member_proba(self._kept_models[trial], frame, len(self.classes_)).astype(
-            np.float64
-        )
+        index = self.library_.index_of(trial)
+        return self.library_.predict_proba(frame, [index])[0].astype(np.float64)
 
 
 def _check_table(X: Any) -> Any:

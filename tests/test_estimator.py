@@ -53,8 +53,21 @@ def test_multiclass_string_labels_and_member_predictions(multiclass_data):
     assert model.score(X, labels) > 0.9
     best = model.predict_proba_member(X, model.best_trial_)
     assert best.shape == (len(X), 3)
-    with pytest.raises(KeyError, match="not kept"):
+    with pytest.raises(KeyError, match="not in the library"):
         model.predict_proba_member(X, 10_000)
+
+
+def test_keep_models_controls_which_members_can_predict(binary_data):
+    X, y = binary_data
+    params = {**FAST, "n_trials": 4, "selector": "single_best"}
+    small = AutoEnsembleClassifier(**params).fit(X, y)
+    unused = [t for t in small.library_.trials if t != small.best_trial_]
+    with pytest.raises(ValueError, match="were not kept"):
+        small.predict_proba_member(X, unused[0])
+    full = AutoEnsembleClassifier(**params, keep_models="all").fit(X, y)
+    proba = full.predict_proba_member(X, unused[0])
+    assert proba.shape == (len(X), 2)
+    np.testing.assert_allclose(full.predict_proba(X), small.predict_proba(X))
 
 
 def test_numpy_input_and_joblib_round_trip(tmp_path, binary_data):

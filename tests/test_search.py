@@ -136,3 +136,65 @@ def test_random_search_and_verbose_progress(binary_data, capsys):
     assert "autoens search" in capsys.readouterr().err
     with pytest.raises(ValueError, match="search"):
         AutoEnsembleClassifier(**{**FAST, "search": "grid"}).fit(X, y)
+
+
+def test_failures_leave_the_cache_clean(tmp_path, binary_data):
+    X, y = binary_data
+    params = {
+        "n_trials": 3,
+        "cv": 2,
+        "random_state": 0,
+        "cache_dir": tmp_path,
+        "learners": [fake_learner("crash"), fake_learner("nan"), "logreg"],
+        "portfolio": [("crash", {}), ("nan", {}), ("logreg", {})],
+    }
+    with pytest.warns(UserWarning, match="dropped from the search"):
+        AutoEnsembleClassifier(**params).fit(X, y)
+    assert len(list(Path(tmp_path).rglob("*.json"))) == 1  # only the good candidate
+    with pytest.warns(UserWarning, match="dropped from the search"):
+        again = AutoEnsembleClassifier(**params).fit(X, y)
+    board = again.leaderboard_.set_index("learner")
+    assert board.loc["logreg", "source"] == "cache"
+    assert board.loc["crash", "status"] == "failed"
+
+
+_KILLED_FIT = """
+import sys
+from sklearn.datasets import load_breast_cancer
+from autoens import AutoEnsembleClassifier
+X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+AutoEnsembleClassifier(n_trials=40, cv=2, random_state=0, cache_dir=sys.argv[1],
+                       learners=["logreg", "hist_gb", "knn"]).fit(X, y)
+"""
+
+
+@pytest.mark.slow
+def test_killed_fit_loses_no_finished_candidate(tmp_path):
+    """SIGKILL a real fit halfway; the next fit reuses what had finished."""
+    import subprocess
+    import sys
+
+    from sklearn.datasets import load_breast_cancer
+
+    cache = tmp_path / "cache"
+    proc = subprocess.Popen([sys.executable, "-c", _KILLED_FIT, str(cache)])
+    try:
+        deadline = time.monotonic() + 240
+        while len(list(cache.rglob("*.json"))) < 3:
+            assert proc.poll() is None, "the fit ended before it could be killed"
+            assert time.monotonic() < deadline, "no candidate finished in time"
+            time.sleep(0.2)
+    finally:
+        proc.kill()
+        proc.wait()
+    finished = len(list(cache.rglob("*.json")))
+    X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    model = AutoEnsembleClassifier(
+        n_trials=finished,
+        cv=2,
+        random_state=0,
+        cache_dir=cache,
+        learners=["logreg", "hist_gb", "knn"],
+    ).fit(X, y)
+    assert (model.leaderboard_["source"] == "cache").sum() == finished
+    assert (model.leaderboard_["status"] == "ok").all()

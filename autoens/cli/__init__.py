@@ -13,12 +13,12 @@ import os
 import sys
 
 from autoens import __version__
-from autoens.cli import demo, fit, leaderboard, predict
+from autoens.cli import demo, fit, leaderboard, predict, reselect
 from autoens.cli._common import CLIError, HelpFormatter, short_warnings
 
 __all__ = ["build_parser", "main"]
 
-_COMMANDS = (fit, predict, leaderboard, demo)
+_COMMANDS = (fit, predict, leaderboard, reselect, demo)
 
 DESCRIPTION = """\
 autoens: AutoML by post-hoc ensemble selection for tabular classification.
@@ -31,6 +31,7 @@ examples:
   autoens demo
   autoens fit train.csv --target class --time-limit 300 --out model.joblib
   autoens leaderboard model.joblib
+  autoens reselect model.joblib --selector single_best --out model2.joblib
   autoens predict model.joblib new.csv --proba --out probabilities.csv
 """
 

@@ -84,6 +84,14 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "(default: %(default)s)",
     )
     search.add_argument(
+        "--keep-models",
+        choices=("ensemble", "all"),
+        default="ensemble",
+        help="fold models kept in the model file: the ensemble's only (small), or "
+        "all, so `autoens reselect` can try other selectors without a cache "
+        "(default: %(default)s)",
+    )
+    search.add_argument(
         "--cv",
         type=fold_count,
         default=5,
@@ -191,6 +199,7 @@ def run(args: argparse.Namespace) -> int:
         storage=args.storage,
         random_state=args.seed,
         verbose=args.verbose,
+        keep_models=args.keep_models,
     )
     print(
         f"Fitting on {X.shape[0]} rows x {X.shape[1]} features, "

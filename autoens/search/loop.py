@@ -2,8 +2,8 @@
 
 Trials run in worker processes (loky) so that a learner that hangs or crashes the
 interpreter can be stopped at its time limit without taking ``fit`` down with it, and so
-that ``fit`` returns within ``time_limit``. The loop owns the budget; Optuna keeps the trial
-bookkeeping (in memory, or in an RDB storage that makes a run resumable).
+that ``fit`` returns within ``time_limit``. The loop owns the budget; Optuna keeps the
+trial bookkeeping (in memory, or in an RDB storage that makes a run resumable).
 """
 
 from __future__ import annotations

@@ -1,0 +1,36 @@
+"""Re-run a selector on a finished search, without fitting a single base model."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from sklearn.utils.validation import check_is_fitted
+
+from autoens.estimator import AutoEnsembleClassifier
+from autoens.metrics import Metric, get_metric
+
+
+def select(
+    model: AutoEnsembleClassifier,
+    selector: Any,
+    *,
+    metric: str | Metric | None = None,
+    random_state: int | None = None,
+) -> AutoEnsembleClassifier:
+    """Return a copy of ``model`` whose ensemble is built by ``selector``.
+
+    The selector is fit on the out-of-fold predictions the search left in
+    ``model.library_``; ``metric`` defaults to the model's. The new ensemble can
+    predict when its members' fold models are at hand: the model was fit with
+    ``keep_models="all"``, or with a ``cache_dir`` that still holds them. ``model`` is
+    not changed.
+    """
+    check_is_fitted(model, "library_")
+    new = copy.copy(model)
+    new.selector = selector
+    seed = model._seed if random_state is None else random_state
+    new._assemble(
+        selector, model.metric_ if metric is None else get_metric(metric), seed
+    )
+    return new

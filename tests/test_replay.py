@@ -1,0 +1,96 @@
+"""Re-running selectors on a finished search (autoens.select, autoens reselect)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import FAST
+
+from autoens import AutoEnsembleClassifier, select
+from autoens.cli import main
+
+
+@pytest.fixture(scope="module")
+def fitted(binary_data):
+    X, y = binary_data
+    model = AutoEnsembleClassifier(**{**FAST, "n_trials": 5}, keep_models="all")
+    return model.fit(X, y)
+
+
+def test_select_builds_a_new_ensemble_without_touching_the_model(fitted, binary_data):
+    X, _ = binary_data
+    before = fitted.predict_proba(X)
+    weights_before = fitted.weights_.copy()
+    single = select(fitted, "single_best")
+    assert single is not fitted
+    assert single.weights_.max() == 1.0
+    assert single.weights_.idxmax() == fitted.best_trial_
+    np.testing.assert_allclose(
+        single.predict_proba(X),
+        fitted.predict_proba_member(X, fitted.best_trial_),
+        rtol=1e-6,
+    )
+    assert single.leaderboard_.set_index("trial")["weight"].max() == 1.0
+    np.testing.assert_array_equal(fitted.predict_proba(X), before)
+    pd.testing.assert_series_equal(fitted.weights_, weights_before)
+
+
+def test_select_same_selector_reproduces_fit(fitted, binary_data):
+    X, _ = binary_data
+    again = select(fitted, "ges")
+    pd.testing.assert_series_equal(again.weights_, fitted.weights_)
+    np.testing.assert_allclose(again.predict_proba(X), fitted.predict_proba(X))
+
+
+def test_select_with_another_metric(fitted):
+    logloss = select(fitted, "ges", metric="log_loss")
+    assert logloss.selector_.metric_.name == "log_loss"
+    assert np.isclose(logloss.weights_.sum(), 1.0)
+
+
+def test_select_needs_the_members_fold_models(binary_data, tmp_path):
+    X, y = binary_data
+    small = AutoEnsembleClassifier(
+        **{**FAST, "n_trials": 4}, selector="single_best"
+    ).fit(X, y)
+    with pytest.raises(ValueError, match="keep_models='all' or with a cache_dir"):
+        select(small, "ges", metric="log_loss").predict_proba(X)
+    cached = AutoEnsembleClassifier(
+        **{**FAST, "n_trials": 4}, selector="single_best", cache_dir=tmp_path
+    ).fit(X, y)
+    replayed = select(cached, "ges", metric="log_loss")
+    assert np.isfinite(replayed.predict_proba(X)).all()
+
+
+def test_cli_reselect(tmp_path, binary_data, capsys):
+    X, y = binary_data
+    train = tmp_path / "train.csv"
+    X.assign(target=y).to_csv(train, index=False)
+    model = tmp_path / "model.joblib"
+    args = [
+        "fit",
+        str(train),
+        "--target",
+        "target",
+        "--n-trials",
+        "3",
+        "--cv",
+        "2",
+        "--seed",
+        "0",
+        "--keep-models",
+        "all",
+        "--out",
+        str(model),
+    ]
+    assert main(args) == 0
+    out = tmp_path / "single.joblib"
+    assert (
+        main(["reselect", str(model), "--selector", "single_best", "--out", str(out)])
+        == 0
+    )
+    assert out.exists()
+    assert "1.000" in capsys.readouterr().out
+    assert main(["reselect", str(model), "--selector", "nope"]) == 2
+    assert "nope" in capsys.readouterr().err
