@@ -320,12 +320,11 @@ def _no_candidate_message(records: list[TrialRecord], time_limit: float | None) 
             "increase time_limit"
         )
     counts = pd.Series([r.status for r in records]).value_counts().to_dict()
-    errors = list(dict.fromkeys(f"{r.learner}: {r.error}" for r in records))[:3]
-    hint = (
-        "increase time_limit / trial_time_limit"
-        if "timeout" in counts
-        else ("check the data and the learners")
+    errors = " | ".join(
+        list(dict.fromkeys(f"{r.learner}: {r.error}" for r in records))[:3]
     )
-    return f"no candidate finished ({counts}); {hint}. First errors: " + " | ".join(
-        errors
-    )
+    if {"timeout", "cancelled"} & counts.keys():
+        hint = "increase time_limit / trial_time_limit"
+    else:
+        hint = "check the data and the learners"
+    return f"no candidate finished ({counts}); {hint}. First errors: {errors}"

@@ -53,7 +53,9 @@ class TrialRecord:
     learner: str
     params: dict[str, Any]
     key: str
-    status: str  # "ok" | "failed" | "timeout"
+    status: (
+        str  # "ok" | "failed" | "timeout" | "cancelled" (the search ran out of time)
+    )
     source: str  # "evaluated" | "cache" | "resumed"
     loss: float = math.nan
     fit_time: float = 0.0
@@ -349,9 +351,42 @@ class SearchLoop:
                 job.trial.set_user_attr("status", record.status)
                 job.trial.set_user_attr("error", (record.error or "")[:500])
                 self.study.tell(job.trial, state=TrialState.FAIL)
-        if record.status != "ok":
+        if record.status in ("failed", "timeout"):
             self._warn_failure(job.learner, record.error or record.status)
         self._record(record)
+
+    def _stop_overdue(
+        self, pool: _WorkerPool, running: dict[Future, _Job], overdue: list[Future]
+    ) -> None:
+        """Kill the workers; record overdue trials, run the others again."""
+        out_of_time = self._time_up()
+        if out_of_time:
+            pool.kill()
+        else:
+            pool.restart(self._deadline)
+        jobs = list(running.items())
+        running.clear()
+        for future, job in jobs:
+            self._running_keys.discard(job.key)
+            if future not in overdue and not out_of_time:
+                self._submit(pool, job, running)  # lost with the killed workers
+                continue
+            elapsed = time.monotonic() - job.started
+            if out_of_time:
+                # Not the learner's fault: the search's own budget ran out.
+                result = TrialResult(
+                    status="cancelled",
+                    fit_time=elapsed,
+                    error=f"cancelled after {elapsed:.1f}s: the search's time is up",
+                )
+            else:
+                limit = self.budget.trial_time_limit
+                result = TrialResult(
+                    status="timeout",
+                    fit_time=elapsed,
+                    error=f"stopped after {elapsed:.1f}s at trial_time_limit={limit}s",
+                )
+            self._finish(job, result)
 
     def run(self) -> list[TrialRecord]:
         pending = self.resume()
@@ -395,32 +430,7 @@ class SearchLoop:
                 now = time.monotonic()
                 overdue = [f for f, j in running.items() if j.deadline <= now]
                 if overdue or broken:
-                    pool.restart(self._deadline)
-                    survivors = []
-                    for future, job in list(running.items()):
-                        del running[future]
-                        self._running_keys.discard(job.key)
-                        if future in overdue:
-                            limit = (
-                                "the time limit of the search"
-                                if self._time_up()
-                                else f"trial_time_limit={self.budget.trial_time_limit}s"
-                            )
-                            elapsed = time.monotonic() - job.started
-                            self._finish(
-                                job,
-                                TrialResult(
-                                    status="timeout",
-                                    fit_time=elapsed,
-                                    error=f"stopped after {elapsed:.1f}s at {limit}",
-                                ),
-                            )
-                        else:
-                            survivors.append(job)
-                    for (
-                        job
-                    ) in survivors:  # lost with the killed workers: run them again
-                        self._submit(pool, job, running)
+                    self._stop_overdue(pool, running, overdue)
         finally:
             if running:
                 pool.kill()
