@@ -282,6 +282,11 @@ class AutoEnsembleClassifier(ClassifierMixin, BaseEstimator):
     def _transform(self, X: Any) -> pd.DataFrame:
         check_is_fitted(self)
         X = _check_table(X)
+        if isinstance(X, pd.DataFrame) and hasattr(self, "feature_names_in_"):
+            # Name the missing/unexpected columns and accept any column order; sklearn's
+            # own check below would reject a reordered frame.
+            self.schema_.check_columns(X)
+            X = X[list(self.feature_names_in_)]
         validate_data(self, X, reset=False, skip_check_array=True)
         return self.schema_.transform(X)
 

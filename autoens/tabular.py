@@ -9,6 +9,7 @@ an unseen category instead of failing deep inside a pipeline.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +41,14 @@ def _as_category_strings(col: pd.Series) -> pd.Series:
     out = values.map(str).astype(object)
     out[missing] = np.nan
     return out
+
+
+def describe_columns(names: Sequence[str], limit: int = 20) -> str:
+    """Quoted, comma-separated column names, cut after ``limit``."""
+    shown = ", ".join(repr(str(n)) for n in names[:limit])
+    if len(names) > limit:
+        shown += f", ... ({len(names) - limit} more)"
+    return shown
 
 
 def _as_frame(X: Any) -> pd.DataFrame:
@@ -97,19 +106,7 @@ class TableSchema:
             frame.columns = self.columns[: frame.shape[1]] + list(
                 frame.columns[len(self.columns) :]
             )
-        missing = [c for c in self.columns if c not in frame.columns]
-        extra = [c for c in frame.columns if c not in set(self.columns)]
-        if missing or extra:
-            parts = []
-            if missing:
-                parts.append(f"missing columns {missing}")
-            if extra:
-                parts.append(f"unexpected columns {extra}")
-            raise ValueError(
-                "X does not have the columns the model was fit on: "
-                + "; ".join(parts)
-                + f". Expected {len(self.columns)} columns: {self.columns}"
-            )
+        self.check_columns(frame)
         converted = self._convert(frame[self.columns], list(self.categories))
         for col, seen in self.categories.items():
             values = converted[col].dropna()
@@ -128,6 +125,20 @@ class TableSchema:
                     stacklevel=3,
                 )
         return converted
+
+    def check_columns(self, frame: pd.DataFrame) -> None:
+        """Raise a ValueError naming missing and unexpected columns, if any."""
+        present = [str(c) for c in frame.columns]
+        missing = [c for c in self.columns if c not in present]
+        extra = [c for c in present if c not in set(self.columns)]
+        if missing or extra:
+            parts = [f"missing {describe_columns(missing)}"] if missing else []
+            if extra:
+                parts.append(f"unexpected {describe_columns(extra)}")
+            raise ValueError(
+                f"the columns of X do not match the model: {'; '.join(parts)}. "
+                f"The model expects: {describe_columns(self.columns)}"
+            )
 
     def _convert(self, frame: pd.DataFrame, categorical: list[str]) -> pd.DataFrame:
         out = {}

@@ -160,14 +160,9 @@ def read_csv(path: str) -> pd.DataFrame:
     return frame
 
 
-def describe_columns(names: Sequence[str], limit: int = 20) -> str:
-    shown = ", ".join(repr(str(n)) for n in names[:limit])
-    if len(names) > limit:
-        shown += f", ... ({len(names) - limit} more)"
-    return shown
-
-
 def unknown_column_message(column: str, columns: Sequence[str], path: str) -> str:
+    from autoens.tabular import describe_columns  # lazy: keeps `autoens --help` fast
+
     message = f"column {column!r} not found in {path}"
     close = difflib.get_close_matches(column, [str(c) for c in columns], n=1)
     if close:

@@ -12,7 +12,6 @@ import pandas as pd
 from autoens.cli._common import (
     CLIError,
     HelpFormatter,
-    describe_columns,
     load_bundle,
     read_csv,
 )
@@ -59,34 +58,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     return parser
 
 
-def align_columns(
-    frame: pd.DataFrame, expected: list[str], target: str, path: str
-) -> pd.DataFrame:
-    """Drop the target, check the feature columns match, put them in fit order."""
-    features = frame.drop(columns=[target], errors="ignore")
-    present = [str(c) for c in features.columns]
-    missing = [c for c in expected if c not in present]
-    extra = [c for c in present if c not in expected]
-    if missing or extra:
-        parts = []
-        if missing:
-            parts.append(f"missing {describe_columns(missing)}")
-        if extra:
-            parts.append(f"unexpected {describe_columns(extra)}")
-        raise CLIError(
-            f"the columns of {path} do not match the model: {'; '.join(parts)}. "
-            f"The model expects: {describe_columns(expected)}"
-        )
-    return features[expected]
-
-
 def run(args: argparse.Namespace) -> int:
     bundle = load_bundle(args.model)
     estimator = bundle["estimator"]
     target = str(bundle["target"])
     frame = read_csv(args.data)
-    expected = [str(c) for c in getattr(estimator, "feature_names_in_", [])]
-    X = align_columns(frame, expected, target, args.data) if expected else frame
+    X = frame.drop(columns=[target], errors="ignore")
 
     try:
         if args.proba:
@@ -95,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             result = pd.DataFrame({target: estimator.predict(X)})
     except ValueError as exc:  # e.g. values the fitted model cannot handle
-        raise CLIError(f"cannot predict {args.data}: {exc}") from None
+        raise CLIError(f"cannot predict {args.data}: {exc}") from None  # columns too
 
     if args.out is None:
         result.to_csv(sys.stdout, index=False, float_format="%.6g")
