@@ -10,11 +10,14 @@ from sklearn.base import clone
 from autoens.selectors.base import BaseSelector
 from autoens.selectors.baselines import SingleBest
 from autoens.selectors.greedy import GreedyEnsembleSelection
+from autoens.selectors.qdo import QualityDiversityOptimizationES, QualityOptimizationES
 
 __all__ = [
     "SELECTOR_NAMES",
     "BaseSelector",
     "GreedyEnsembleSelection",
+    "QualityDiversityOptimizationES",
+    "QualityOptimizationES",
     "SingleBest",
     "get_selector",
 ]
@@ -24,6 +27,10 @@ _FACTORIES: dict[str, Any] = {
     "greedy": lambda random_state: GreedyEnsembleSelection(random_state=random_state),
     "single_best": lambda random_state: SingleBest(),
     "single-best": lambda random_state: SingleBest(),
+    "qo-es": lambda random_state: QualityOptimizationES(random_state=random_state),
+    "qdo-es": lambda random_state: QualityDiversityOptimizationES(
+        random_state=random_state
+    ),
 }
 
 #: Names accepted by :func:`get_selector`.

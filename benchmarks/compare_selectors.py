@@ -6,8 +6,11 @@ member's predictions on the outer test fold. Phase 2 fits each selector on the O
 predictions only (no base model is refit) and scores it on the test fold. Both phases
 resume: finished libraries and rows are reused.
 
-    python benchmarks/selectors.py                       # dev-12, 20 trials, seed 0
-    python benchmarks/selectors.py --datasets sonar pima --trials 10
+    python benchmarks/compare_selectors.py               # dev-12, 16 trials, seed 0
+    python benchmarks/compare_selectors.py --datasets sonar pima --trials 10
+
+(Not named ``selectors.py``: a script folder on ``sys.path`` would then shadow the
+standard library's ``selectors`` module for every script in ``benchmarks/``.)
 """
 
 from __future__ import annotations
@@ -67,7 +70,7 @@ def build_library(name: str, fold: int, args: argparse.Namespace, path: Path) ->
     train, test = list(outer.split(X, y))[fold]
     model = AutoEnsembleClassifier(
         n_trials=args.trials,
-        cv=5,
+        cv=args.cv,
         metric="roc_auc",
         selector="single_best",
         n_jobs=args.n_jobs,
@@ -167,7 +170,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", nargs="+", default=DEV12)
     parser.add_argument("--folds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--trials", type=int, default=20)
+    parser.add_argument("--trials", type=int, default=16)
+    parser.add_argument(
+        "--cv", type=int, default=3, help="inner CV folds of the search"
+    )
     parser.add_argument("--trial-time-limit", type=float, default=120.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--n-jobs", type=int, default=2)
@@ -187,7 +193,11 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for name in args.datasets:
         for fold in args.folds:
-            path = args.out / "libraries" / f"{name}-fold{fold}-seed{args.seed}.npz"
+            path = (
+                args.out
+                / "libraries"
+                / f"{name}-fold{fold}-seed{args.seed}-t{args.trials}-cv{args.cv}.npz"
+            )
             if not path.exists():
                 start = time.perf_counter()
                 build_library(name, fold, args, path)
