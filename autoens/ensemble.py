@@ -46,13 +46,14 @@ class FittedEnsemble:
         required = np.stack(
             [member_proba(self.members[int(i)], X, n_classes) for i in self.required]
         )
-        if getattr(self.selector, "is_dynamic", False):
+        if getattr(self.selector, "is_dynamic", False) or not getattr(
+            self.selector, "is_weighted_average", True
+        ):
             full = np.zeros((self.n_models, len(X), self.n_classes), dtype=np.float32)
             full[self.required] = required
             proba = self.selector.combine(full, X=X)
         else:
-            # A static ensemble is a weighted average: no need to materialise the zero
-            # predictions of the unused library members.
+            # A weighted average needs no zero predictions for the unused members.
             weights = np.asarray(self.selector.weights_, dtype=np.float32)
             proba = np.tensordot(weights[self.required], required, axes=1)
         proba = np.clip(np.asarray(proba, dtype=np.float64), 0.0, None)

@@ -179,7 +179,7 @@ def _check_fitted(
         f"{where}: combine reads models outside required_members_",
     )
 
-    if not est.is_dynamic:
+    if est.is_weighted_average and not est.is_dynamic:
         w = np.asarray(est.weights_)
         _expect(w.shape == (n_models,), f"{where}: weights_ shape {w.shape}")
         _expect(

@@ -9,6 +9,8 @@ from conftest import FAST
 
 from autoens import AutoEnsembleClassifier, select
 from autoens.cli import main
+from autoens.metrics import get_metric
+from autoens.selectors import SELECTOR_NAMES
 
 
 @pytest.fixture(scope="module")
@@ -94,3 +96,38 @@ def test_cli_reselect(tmp_path, binary_data, capsys):
     assert "1.000" in capsys.readouterr().out
     assert main(["reselect", str(model), "--selector", "nope"]) == 2
     assert "nope" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "name", [n for n in SELECTOR_NAMES if n not in ("oracle", "greedy", "single-best")]
+)
+def test_every_selector_predicts_through_the_estimator(fitted, binary_data, name):
+    """Replay each registered selector; its ensemble predicts exactly its combine()."""
+    X, _ = binary_data
+    model = select(fitted, name, metric="log_loss")
+    proba = model.predict_proba(X)
+    assert np.isfinite(proba).all()
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-6)
+    lib = model.library_
+    P = lib.predict_proba(model.schema_.transform(X), list(range(len(lib))))
+    expected = model.selector_.combine(P).astype(np.float64)
+    expected /= expected.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(proba, expected, atol=1e-5)
+
+
+def test_multiclass_replay_with_a_stacker(multiclass_data):
+    X, y = multiclass_data
+    model = AutoEnsembleClassifier(**FAST, keep_models="all").fit(X, y)
+    stacked = select(model, "stacking", metric="log_loss")
+    assert stacked.predict_proba(X).shape == (len(X), 3)
+    assert stacked.score(X, y) > 0.9
+
+
+def test_oracle_is_a_bound_not_a_predictor(fitted, binary_data):
+    X, _ = binary_data
+    oracle = select(fitted, "oracle", metric="log_loss")
+    lib = fitted.library_
+    member_losses = get_metric("log_loss").loss(lib.y, lib.oof)
+    assert oracle.validation_loss_ <= member_losses.min()
+    with pytest.raises(ValueError, match=r"[Oo]racle"):
+        oracle.predict_proba(X)

@@ -8,17 +8,25 @@ from typing import Any
 from sklearn.base import clone
 
 from autoens.selectors.base import BaseSelector
-from autoens.selectors.baselines import SingleBest
+from autoens.selectors.baselines import Oracle, SingleBest
+from autoens.selectors.cmaes import CMAESSelector
 from autoens.selectors.greedy import GreedyEnsembleSelection
 from autoens.selectors.qdo import QualityDiversityOptimizationES, QualityOptimizationES
+from autoens.selectors.qp import QPSelector
+from autoens.selectors.stacking import NNLSStacking, StackingSelector
 
 __all__ = [
     "SELECTOR_NAMES",
     "BaseSelector",
+    "CMAESSelector",
     "GreedyEnsembleSelection",
+    "NNLSStacking",
+    "Oracle",
+    "QPSelector",
     "QualityDiversityOptimizationES",
     "QualityOptimizationES",
     "SingleBest",
+    "StackingSelector",
     "get_selector",
 ]
 
@@ -31,6 +39,17 @@ _FACTORIES: dict[str, Any] = {
     "qdo-es": lambda random_state: QualityDiversityOptimizationES(
         random_state=random_state
     ),
+    "cmaes": lambda random_state: CMAESSelector(random_state=random_state),
+    "cmaes-raw": lambda random_state: CMAESSelector(
+        normalize=None, random_state=random_state
+    ),
+    "qp": lambda random_state: QPSelector(),
+    "qp-balanced": lambda random_state: QPSelector(class_balanced=True),
+    "qp-logloss": lambda random_state: QPSelector(objective="log_loss"),
+    "stacking": lambda random_state: StackingSelector(random_state=random_state),
+    "nnls-stacking": lambda random_state: NNLSStacking(),
+    # A benchmark upper bound: it needs the labels, so it cannot predict new rows.
+    "oracle": lambda random_state: Oracle(),
 }
 
 #: Names accepted by :func:`get_selector`.

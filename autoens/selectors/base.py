@@ -41,6 +41,9 @@ class BaseSelector(BaseEstimator, metaclass=ABCMeta):
 
     #: Dynamic selectors weight members per sample and need ``X`` in ``combine``.
     is_dynamic: ClassVar[bool] = False
+    #: True when ``combine`` is ``weights_ @ P`` (an ensemble runner may then average
+    #: the required members itself); stackers and raw CMA-ES set it False.
+    is_weighted_average: ClassVar[bool] = True
     #: True when the method can never end worse than SingleBest on its fit data
     #: (checked by :func:`autoens.testing.check_selector`).
     _guarantees_single_best: ClassVar[bool] = False
@@ -76,7 +79,7 @@ class BaseSelector(BaseEstimator, metaclass=ABCMeta):
         self.n_models_ = n_models
         self.n_classes_ = n_classes
         self._fit(P, y, X=X, configs=configs)
-        if not self.is_dynamic:
+        if self.is_weighted_average and not self.is_dynamic:
             self._check_weights()
             self.validation_loss_ = self.metric_.loss_single(y, self.combine(P))
         return self
@@ -108,9 +111,9 @@ class BaseSelector(BaseEstimator, metaclass=ABCMeta):
     def required_members_(self) -> np.ndarray:
         """Sorted indices of the models whose predictions :meth:`combine` reads."""
         check_is_fitted(self)
-        if self.is_dynamic:
+        if self.is_dynamic or not self.is_weighted_average:
             raise NotImplementedError(
-                f"{type(self).__name__} is dynamic and must define required_members_."
+                f"{type(self).__name__} must define required_members_."
             )
         return np.flatnonzero(self.weights_)
 

@@ -1,14 +1,18 @@
-"""Baselines every benchmark table is anchored on."""
+"""Baselines every benchmark table is anchored on: the single best model from below,
+the per-row oracle from above."""
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any, ClassVar
 
 import numpy as np
+from sklearn.utils.validation import check_is_fitted
 
-from autoens.selectors.base import BaseSelector
+from autoens.metrics import Metric, check_labels, get_metric
+from autoens.selectors.base import BaseSelector, check_predictions
 
-__all__ = ["SingleBest"]
+__all__ = ["Oracle", "SingleBest", "single_best_model"]
 
 
 class SingleBest(BaseSelector):
@@ -35,3 +39,125 @@ class SingleBest(BaseSelector):
         weights = np.zeros(P.shape[0], dtype=np.float64)
         weights[self.best_index_] = 1.0
         self.weights_ = weights
+
+
+def single_best_model(
+    metric: Metric, y: np.ndarray, P: np.ndarray
+) -> tuple[int, float]:
+    """(index, loss) of the model with the lowest loss (ties: lowest index), as
+    :class:`SingleBest` picks it; the loss is that of ``P[index]`` scored alone, i.e.
+    exactly what a one-hot ensemble's ``combine`` is scored at. Costs K evaluations.
+
+    Selectors that promise "never worse than the single best" compare against this.
+    """
+    index = int(np.argmin(metric.loss(y, P)))
+    return index, metric.loss_single(y, P[index])
+
+
+class Oracle(BaseSelector):
+    """Per-row oracle: each row takes the prediction of the model that gives its true
+    class the highest probability (ties: lowest model index).
+
+    A **benchmark bound, not a deployable ensemble**: choosing needs the labels, so it
+    cannot predict new rows. Use :meth:`score_upper_bound` (or
+    :meth:`oracle_predictions`) on any labelled predictions, e.g. outer test folds.
+    ``fit`` keeps the per-row choice so that ``combine`` reproduces the oracle on the
+    fit data only (recognised by a fingerprint of the chosen members' predictions);
+    any other data raises ``ValueError``.
+
+    Because its row mixture puts all weight on the row's best member, it is a bound
+    for every selector whose output is a per-row convex mixture of the members (GES,
+    QP, CMA-ES with GES normalisation, NNLS, dynamic selection) under log loss and
+    binary ROC AUC; under multiclass ROC AUC, error rates and Brier it is the usual
+    oracle reference but not a guaranteed bound (the member most confident in the
+    true class need not rank or classify best), nor against stacking, whose learned
+    combiner can sharpen probabilities beyond every member.
+
+    ``is_weighted_average`` is False (members weighted per row, so ``combine`` is not
+    ``weights_ @ P``). Fitted attributes: ``choice_`` (n_samples,) model per row,
+    ``weights_`` (share of rows each model wins; on the simplex), ``validation_loss_``
+    (loss of the oracle on the fit data).
+    """
+
+    is_weighted_average: ClassVar[bool] = False
+
+    def __init__(self) -> None:
+        pass
+
+    @property
+    def _guarantees_single_best(self) -> bool:  # type: ignore[override]
+        # Only where the oracle provably dominates every member (see the docstring).
+        metric = getattr(self, "metric_", None)
+        if metric is None:
+            return False
+        return metric.name == "log_loss" or (
+            metric.name == "roc_auc" and self.n_classes_ == 2
+        )
+
+    def _fit(
+        self,
+        P: np.ndarray,
+        y: np.ndarray,
+        X: Any = None,
+        configs: list[dict[str, Any]] | None = None,
+    ) -> None:
+        self.choice_ = _oracle_choice(P, y)
+        counts = np.bincount(self.choice_, minlength=P.shape[0])
+        self.weights_ = counts / counts.sum()
+        self._check_weights()
+        self.fingerprint_ = _fingerprint(P, self.required_members_)
+        self.validation_loss_ = self.metric_.loss_single(y, self.combine(P))
+
+    @property
+    def required_members_(self) -> np.ndarray:
+        """Models chosen for at least one row."""
+        check_is_fitted(self)
+        return np.flatnonzero(self.weights_)
+
+    def combine(self, P: Any, X: Any = None) -> np.ndarray:
+        """The oracle's predictions on the fit data; ``ValueError`` on other data."""
+        check_is_fitted(self)
+        P = self._check_combine_input(P)
+        if P.shape[1] != self.choice_.shape[0] or (
+            _fingerprint(P, self.required_members_) != self.fingerprint_
+        ):
+            raise ValueError(
+                "Oracle can only reproduce the predictions it was fit on: it picks, "
+                "per row, the model most confident in the true label, which new data "
+                "does not have. It is a benchmark bound, not a deployable ensemble; "
+                "use Oracle.score_upper_bound(P, y, metric) or "
+                "Oracle.oracle_predictions(P, y) on labelled predictions."
+            )
+        return P[self.choice_, np.arange(P.shape[1])]
+
+    @staticmethod
+    def oracle_predictions(P: Any, y: Any) -> np.ndarray:
+        """The oracle's (n_samples, n_classes) float32 predictions on labelled data."""
+        P = check_predictions(P)
+        y = check_labels(y, P.shape[1], P.shape[2])
+        return P[_oracle_choice(P, y), np.arange(P.shape[1])]
+
+    @staticmethod
+    def score_upper_bound(P: Any, y: Any, metric: str | Metric = "roc_auc") -> float:
+        """The oracle's user-facing score (``metric.score_name``: the highest ROC AUC,
+        the lowest log loss) on labelled predictions ``P``; see the class docstring
+        for when it bounds a selector."""
+        m = get_metric(metric)
+        P = check_predictions(P)
+        y = check_labels(y, P.shape[1], P.shape[2])
+        return m.to_score(m.loss_single(y, Oracle.oracle_predictions(P, y)))
+
+
+def _oracle_choice(P: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Per row, the model giving the true class the highest probability."""
+    true_class = np.take_along_axis(P, y[None, :, None], axis=2)[..., 0]
+    return true_class.argmax(axis=0).astype(np.intp)
+
+
+def _fingerprint(P: np.ndarray, members: np.ndarray) -> str:
+    """A digest of the members' predictions (the only slices ``combine`` reads)."""
+    data = np.ascontiguousarray(P[members], dtype=np.float32)
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(str(data.shape).encode())
+    digest.update(data.tobytes())
+    return digest.hexdigest()

@@ -11,8 +11,14 @@ from sklearn.base import clone
 from autoens.selectors import (
     SELECTOR_NAMES,
     BaseSelector,
+    CMAESSelector,
     GreedyEnsembleSelection,
+    NNLSStacking,
+    QPSelector,
+    QualityDiversityOptimizationES,
+    QualityOptimizationES,
     SingleBest,
+    StackingSelector,
     get_selector,
 )
 from autoens.testing import check_selector, make_prediction_tensor
@@ -22,6 +28,15 @@ SELECTORS: list[BaseSelector] = [
     SingleBest(),
     GreedyEnsembleSelection(random_state=0),
     GreedyEnsembleSelection(ensemble_size=8, init_sorted=2, use_best=False),
+    QualityOptimizationES(n_iterations=10, random_state=0),
+    QualityDiversityOptimizationES(n_iterations=10, random_state=0),
+    CMAESSelector(n_iterations=10, random_state=0),
+    CMAESSelector(n_iterations=10, normalize=None, random_state=0),
+    QPSelector(),
+    QPSelector(class_balanced=True),
+    QPSelector(objective="log_loss"),
+    StackingSelector(cv=3, random_state=0),
+    NNLSStacking(),
 ]
 
 
