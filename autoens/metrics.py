@@ -104,6 +104,21 @@ class Metric:
         """
         return self._reduce(y, np.asarray(E, dtype=np.float32))
 
+    def reduce_all(self, y: np.ndarray, P: np.ndarray) -> np.ndarray:
+        """:meth:`reduce` of a whole prediction tensor, a chunk of models at a time.
+
+        Selectors call it once per fit; chunking keeps the peak at one reduced copy of
+        ``P`` plus one chunk.
+        """
+        n_models = P.shape[0]
+        step = max(1, _CHUNK_ELEMENTS // max(1, P[0].size))
+        first = self.reduce(y, P[:step])
+        R = np.empty((n_models, *first.shape[1:]), dtype=np.float32)
+        R[: first.shape[0]] = first
+        for start in range(step, n_models, step):
+            R[start : start + step] = self.reduce(y, P[start : start + step])
+        return R
+
     def loss_reduced(self, y: np.ndarray, R: np.ndarray) -> np.ndarray:
         """Losses from ``R = reduce(y, E)``: the selectors' hot path (no validation).
 

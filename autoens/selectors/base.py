@@ -111,9 +111,9 @@ class BaseSelector(BaseEstimator, metaclass=ABCMeta):
     def required_members_(self) -> np.ndarray:
         """Sorted indices of the models whose predictions :meth:`combine` reads."""
         check_is_fitted(self)
-        if self.is_dynamic or not self.is_weighted_average:
+        if self.is_dynamic:
             raise NotImplementedError(
-                f"{type(self).__name__} must define required_members_."
+                f"{type(self).__name__} is dynamic and must define required_members_."
             )
         return np.flatnonzero(self.weights_)
 

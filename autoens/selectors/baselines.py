@@ -108,12 +108,6 @@ class Oracle(BaseSelector):
         self.fingerprint_ = _fingerprint(P, self.required_members_)
         self.validation_loss_ = self.metric_.loss_single(y, self.combine(P))
 
-    @property
-    def required_members_(self) -> np.ndarray:
-        """Models chosen for at least one row."""
-        check_is_fitted(self)
-        return np.flatnonzero(self.weights_)
-
     def combine(self, P: Any, X: Any = None) -> np.ndarray:
         """The oracle's predictions on the fit data; ``ValueError`` on other data."""
         check_is_fitted(self)

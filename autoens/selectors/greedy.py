@@ -103,7 +103,7 @@ class GreedyEnsembleSelection(BaseSelector):
         metric = self.metric_
         n_models = P.shape[0]
 
-        R = _reduce_all(metric, y, P)
+        R = metric.reduce_all(y, P)
         step = max(1, _CHUNK_ELEMENTS // max(1, R[0].size))
         S = np.zeros(R.shape[1:], dtype=np.float32)  # running sum of members
         counts = np.zeros(n_models, dtype=np.int64)
@@ -171,19 +171,6 @@ class GreedyEnsembleSelection(BaseSelector):
             S += P[k]
         S /= np.float32(len(self.indices_))
         return S
-
-
-def _reduce_all(metric: Any, y: np.ndarray, P: np.ndarray) -> np.ndarray:
-    """``metric.reduce`` over all models, chunk by chunk (at most one copy of P)."""
-    n_models = P.shape[0]
-    step = max(1, _CHUNK_ELEMENTS // max(1, P[0].size))
-    first = metric.reduce(y, P[:step])
-    R = np.empty((n_models, *first.shape[1:]), dtype=np.float32)
-    R[: first.shape[0]] = first
-    for start in range(step, n_models, step):
-        stop = min(start + step, n_models)
-        R[start:stop] = metric.reduce(y, P[start:stop])
-    return R
 
 
 def _chunked_losses(metric: Any, y: np.ndarray, R: np.ndarray, step: int) -> np.ndarray:

@@ -146,7 +146,7 @@ class _PopulationES(BaseSelector):
         search = _Search(
             self.metric_,
             y,
-            _reduce_all(self.metric_, y, P),
+            self.metric_.reduce_all(y, P),
             archive,
             descriptors,
             two_point=self._diverse,
@@ -975,18 +975,6 @@ def _canonical_mean(counts: np.ndarray, A: np.ndarray) -> np.ndarray:
         S += np.float32(counts[k]) * A[k]
     S /= np.float32(counts.sum())
     return S
-
-
-def _reduce_all(metric: Metric, y: np.ndarray, P: np.ndarray) -> np.ndarray:
-    """``metric.reduce`` over all models, chunk by chunk (at most one copy of P)."""
-    n_models = P.shape[0]
-    step = max(1, _CHUNK_ELEMENTS // max(1, P[0].size))
-    first = metric.reduce(y, P[:step])
-    R = np.empty((n_models, *first.shape[1:]), dtype=np.float32)
-    R[: first.shape[0]] = first
-    for start in range(step, n_models, step):
-        R[start : start + step] = metric.reduce(y, P[start : start + step])
-    return R
 
 
 def _chunked_losses(metric: Metric, y: np.ndarray, R: np.ndarray) -> np.ndarray:

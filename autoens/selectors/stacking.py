@@ -123,12 +123,6 @@ class StackingSelector(BaseSelector):
         self.validation_loss_ = self.metric_.loss_single(y, self.cv_predictions_)
         self.train_loss_ = self.metric_.loss_single(y, self.combine(P))
 
-    @property
-    def required_members_(self) -> np.ndarray:
-        """Models with a non-zero coefficient (all of them, with an L2 penalty)."""
-        check_is_fitted(self)
-        return np.flatnonzero(self.weights_)
-
     def combine(self, P: Any, X: Any = None) -> np.ndarray:
         """The stacker's class probabilities (n_samples, n_classes) float32."""
         check_is_fitted(self)
