@@ -168,6 +168,21 @@ AutoEnsembleClassifier(n_trials=40, cv=2, random_state=0, cache_dir=sys.argv[1],
 """
 
 
+def _children(pid: int) -> list[int]:
+    """Live child processes of ``pid`` (Linux /proc)."""
+    kids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            kids.append(int(entry.name))
+    return kids
+
+
 @pytest.mark.slow
 def test_killed_fit_loses_no_finished_candidate(tmp_path):
     """SIGKILL a real fit halfway; the next fit reuses what had finished."""
@@ -184,9 +199,15 @@ def test_killed_fit_loses_no_finished_candidate(tmp_path):
             assert proc.poll() is None, "the fit ended before it could be killed"
             assert time.monotonic() < deadline, "no candidate finished in time"
             time.sleep(0.2)
+        workers = _children(proc.pid)
     finally:
         proc.kill()
         proc.wait()
+    # the killed fit's worker processes notice and exit instead of living on as orphans
+    deadline = time.monotonic() + 15
+    while any(Path(f"/proc/{pid}").exists() for pid in workers):
+        assert time.monotonic() < deadline, f"orphaned workers {workers}"
+        time.sleep(0.2)
     finished = len(list(cache.rglob("*.json")))
     X, y = load_breast_cancer(return_X_y=True, as_frame=True)
     model = AutoEnsembleClassifier(

@@ -87,9 +87,26 @@ class Budget:
     trial_time_limit: float | None
 
 
-def _import_learner_libraries() -> None:
-    """Worker initializer: pay the imports once per worker, not inside a timed trial."""
+def _exit_with_parent(parent: int) -> None:
+    """Worker thread: exit when the process that started us is gone.
+
+    A fit killed with SIGKILL (or a test runner that leaves with ``os._exit``) skips
+    loky's shutdown, and its idle workers would otherwise live on as orphans.
+    """
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(0)
+
+
+def _init_worker() -> None:
+    """Worker initializer: exit with the parent; pay the imports once per worker, not
+    inside a timed trial."""
     import importlib
+    import threading
+
+    threading.Thread(
+        target=_exit_with_parent, args=(os.getppid(),), daemon=True
+    ).start()
 
     for module in (
         "autoens.search.evaluate",
@@ -120,7 +137,7 @@ class _WorkerPool:
         return get_reusable_executor(
             max_workers=self.n_workers,
             timeout=_WORKER_IDLE_TIMEOUT,
-            initializer=_import_learner_libraries,
+            initializer=_init_worker,
         )
 
     def wait_ready(self, deadline: float) -> None:
