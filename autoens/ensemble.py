@@ -46,9 +46,7 @@ class FittedEnsemble:
         required = np.stack(
             [member_proba(self.members[int(i)], X, n_classes) for i in self.required]
         )
-        if getattr(self.selector, "is_dynamic", False) or not getattr(
-            self.selector, "is_weighted_average", True
-        ):
+        if self.selector.is_dynamic or not self.selector.is_weighted_average:
             full = np.zeros((self.n_models, len(X), self.n_classes), dtype=np.float32)
             full[self.required] = required
             proba = self.selector.combine(full, X=X)
