@@ -28,6 +28,7 @@ from autoens.cache import (
     get_cache,
     make_key,
 )
+from autoens.cache.disk import library_versions
 
 FP = "0123456789abcdef" * 4  # a sha256-like fingerprint of (data, folds)
 OTHER_FP = "fedcba9876543210" * 4
@@ -294,6 +295,14 @@ def _edit_record(**changes):
         (".json", _edit_record(format_version=FORMAT_VERSION + 1), "format_version"),
         (".json", _edit_record(shape=[150, 2]), "shape"),
         (".json", _edit_record(meta=[1]), "meta"),
+        # Fold models pickled under another scikit-learn may not load, or may load and
+        # predict differently: such an entry is recomputed, with the reason logged.
+        (
+            ".json",
+            _edit_record(versions={**library_versions(), "scikit-learn": "0.24.2"}),
+            "scikit-learn 0.24.2 (installed: ",
+        ),
+        (".json", _edit_record(versions=None), "unrecorded library versions"),
     ],
 )
 def test_disk_corrupt_entry_is_dropped(

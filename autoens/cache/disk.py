@@ -39,6 +39,24 @@ from autoens.cache.base import (
 
 logger = logging.getLogger("autoens")
 
+# Libraries whose objects are pickled into ``*.models.joblib``. A pickle written by
+# another release may not load, or may load and predict differently, so an entry
+# records their versions and is recomputed when any of them changed.
+_MODEL_LIBRARIES = ("numpy", "scikit-learn", "xgboost", "lightgbm")
+
+
+def library_versions() -> dict[str, str]:
+    """Installed versions of the libraries fold models are pickled from."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for name in _MODEL_LIBRARIES:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = "absent"
+    return found
+
 
 class _Broken(Exception):
     """A committed entry that cannot be trusted; the message says why."""
@@ -79,6 +97,7 @@ class DiskCache:
             "shape": list(oof.shape),
             "dtype": "float32",
             "sha256": {"oof": oof_sha, "models": models_sha},
+            "versions": library_versions(),
             "meta": meta,
         }
         text = json.dumps(record, indent=1, sort_keys=True) + "\n"
@@ -126,6 +145,10 @@ class DiskCache:
             raise _Broken("commit record does not describe this key")
         if not isinstance(meta, dict):
             raise _Broken("meta is not a JSON object")
+        versions = record.get("versions")
+        if versions != library_versions():
+            changed = _version_changes(versions)
+            raise _Broken(f"its fold models were pickled under {changed}")
         if record.get("dtype") != "float32":
             raise _Broken(f"recorded dtype {record.get('dtype')!r}, expected float32")
 
@@ -164,6 +187,17 @@ class DiskCache:
 
     def __repr__(self) -> str:
         return f"DiskCache(root={str(self.root)!r}, fingerprint={self.fingerprint!r})"
+
+
+def _version_changes(recorded: Any) -> str:
+    if not isinstance(recorded, dict):
+        return "unrecorded library versions"
+    now = library_versions()
+    return ", ".join(
+        f"{name} {recorded.get(name, 'unrecorded')} (installed: {now[name]})"
+        for name in _MODEL_LIBRARIES
+        if recorded.get(name) != now[name]
+    )
 
 
 def _sha256(f: IO[bytes]) -> str:
