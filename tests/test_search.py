@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import optuna
 import pytest
-from conftest import FAST
 
 from autoens import AutoEnsembleClassifier, SearchError
+from autoens.testing import FAST_FIT as FAST
 from autoens.testing import fake_learner
 
 

@@ -1,6 +1,7 @@
 """The search loop: ask → evaluate → cache.put → tell, until the budget is spent.
 
-Trials run in worker processes (loky) so that a learner that hangs or crashes the
+Trials run in worker processes (loky, or the workers of a Dask cluster under joblib's
+dask backend; see ``executors.py``) so that a learner that hangs or crashes the
 interpreter can be stopped at its time limit without taking ``fit`` down with it, and so
 that ``fit`` returns within ``time_limit``. The loop owns the budget; Optuna keeps the
 trial bookkeeping (in memory, or in an RDB storage that makes a run resumable).
@@ -11,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-import os
 import time
 import warnings
 from collections import deque
@@ -23,7 +23,6 @@ from typing import Any
 import numpy as np
 import optuna
 import pandas as pd
-from joblib.externals.loky import get_reusable_executor
 from optuna.trial import TrialState
 
 from autoens.cache import CacheEntry, PredictionCache, make_key
@@ -31,6 +30,8 @@ from autoens.callbacks import BaseCallback
 from autoens.folds import Folds
 from autoens.metrics import Metric
 from autoens.search.evaluate import TrialResult, evaluate_config
+from autoens.search.executors import TrialExecutor, make_executor
+from autoens.search.proposers import Proposer, SearchHistory
 from autoens.space import (
     FeatureTypes,
     LearnerSpec,
@@ -40,9 +41,6 @@ from autoens.space import (
 )
 
 logger = logging.getLogger("autoens")
-
-# Seconds an idle worker process stays alive between fits (loky reuses it meanwhile).
-_WORKER_IDLE_TIMEOUT = 300
 
 
 @dataclass
@@ -87,83 +85,6 @@ class Budget:
     trial_time_limit: float | None
 
 
-def _exit_with_parent(parent: int) -> None:
-    """Worker thread: exit when the process that started us is gone.
-
-    A fit killed with SIGKILL (or a test runner that leaves with ``os._exit``) skips
-    loky's shutdown, and its idle workers would otherwise live on as orphans.
-    """
-    while os.getppid() == parent:
-        time.sleep(1.0)
-    os._exit(0)
-
-
-def _init_worker() -> None:
-    """Worker initializer: exit with the parent; pay the imports once per worker, not
-    inside a timed trial."""
-    import importlib
-    import threading
-
-    threading.Thread(
-        target=_exit_with_parent, args=(os.getppid(),), daemon=True
-    ).start()
-
-    for module in (
-        "autoens.search.evaluate",
-        "autoens.space.learners",
-        "sklearn.ensemble",
-        "sklearn.linear_model",
-        "sklearn.neighbors",
-        "sklearn.neural_network",
-        "lightgbm",
-        "xgboost",
-    ):
-        with contextlib.suppress(ImportError):
-            importlib.import_module(module)
-
-
-def _ping() -> int:
-    return os.getpid()
-
-
-class _WorkerPool:
-    """A loky process pool that can kill a hung worker and carry on."""
-
-    def __init__(self, n_workers: int) -> None:
-        self.n_workers = n_workers
-        self._executor = self._new()
-
-    def _new(self) -> Any:
-        return get_reusable_executor(
-            max_workers=self.n_workers,
-            timeout=_WORKER_IDLE_TIMEOUT,
-            initializer=_init_worker,
-        )
-
-    def wait_ready(self, deadline: float) -> None:
-        """Block until the workers have started: trial time limits exclude start-up."""
-        pings = [self._executor.submit(_ping) for _ in range(self.n_workers)]
-        _, late = wait(pings, timeout=max(0.0, min(deadline - time.monotonic(), 600.0)))
-        for ping in late:
-            ping.cancel()
-
-    def submit(self, *args: Any) -> Future:
-        return self._executor.submit(*args)
-
-    def kill(self) -> None:
-        """Kill every worker: the only way to stop a hung learner."""
-        # wait=True joins loky's manager thread; with wait=False it outlives the kill
-        # and holds the interpreter open at exit until the hung task would have
-        # finished.
-        self._executor.shutdown(wait=True, kill_workers=True)
-
-    def restart(self, deadline: float) -> None:
-        """Kill every worker and start fresh ones."""
-        self.kill()
-        self._executor = self._new()
-        self.wait_ready(deadline)
-
-
 @contextlib.contextmanager
 def _quiet_optuna() -> Iterator[None]:
     """Optuna logs every told trial at INFO; our progress bar says it better."""
@@ -194,8 +115,14 @@ class SearchLoop:
         n_jobs: int,
         random_state: int,
         callbacks: Sequence[BaseCallback],
+        proposer: Proposer | None = None,
     ) -> None:
         self.X, self.y, self.folds = X, y, folds
+        # None: the study's sampler proposes; else our proposer, via enqueue + ask.
+        self.proposer = proposer
+        # Configs handed to the workers by _ask, by trial number: those without a
+        # record yet are the proposer's pending ones.
+        self._issued: dict[int, tuple[str, dict[str, Any]]] = {}
         self.feature_types, self.n_classes = feature_types, n_classes
         self.specs = {s.name: s for s in specs}
         self.metric, self.cache, self.study = metric, cache, study
@@ -283,12 +210,43 @@ class SearchLoop:
         return replay
 
     # --- ask
+    def _history(self) -> SearchHistory:
+        finished = {r.number for r in self.records}
+        pending = [c for n, c in self._issued.items() if n not in finished]
+        return SearchHistory(
+            specs=list(self.specs.values()),
+            records=self.records,
+            pending=pending,
+            y=self.y,
+            metric=self.metric,
+        )
+
+    def _propose(self) -> None:
+        """Enqueue the proposer's next config, unless warm-start trials still wait.
+
+        Optuna serves enqueued trials first (oldest first), so the portfolio runs
+        before the proposer's first config, and the proposal is what ``ask`` returns.
+        """
+        assert self.proposer is not None
+        waiting = self.study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
+        if waiting:
+            return
+        proposal = self.proposer.propose(self._history())
+        self.study.enqueue_trial(
+            to_optuna_params(proposal.learner, proposal.params),
+            user_attrs=proposal.attrs,
+        )
+
     def _ask(self) -> _Job | None:
         """Ask Optuna for a config; answer at once from the cache when we can."""
         start = time.perf_counter()
+        if self.proposer is not None:
+            self._propose()
         trial = self.study.ask()
         learner, params = suggest(trial, list(self.specs.values()))
         proposal_time = time.perf_counter() - start
+        if self.proposer is not None:
+            trial.set_user_attr("proposal_time", round(proposal_time, 4))
         self._n_used += 1
         key = make_key(learner, params, self.cache.fingerprint)
         if key in self._losses or key in self._running_keys:
@@ -308,24 +266,27 @@ class SearchLoop:
             record.proposal_time = proposal_time
             self._record(record)
             return None
+        self._issued[trial.number] = (learner, params)
         return _Job(trial.number, learner, params, key, trial, proposal_time)
 
     # --- run
     def _submit(
-        self, pool: _WorkerPool, job: _Job, running: dict[Future, _Job]
+        self, pool: TrialExecutor, job: _Job, running: dict[Future, _Job]
     ) -> None:
         job.deadline = self._job_deadline()
         job.started = time.monotonic()
+        X, y, splits = pool.share(self.X, self.y, self.folds.splits)
         future = pool.submit(
             evaluate_config,
             self.specs[job.learner],
             job.params,
-            self.X,
-            self.y,
-            self.folds.splits,
+            X,
+            y,
+            splits,
             self.feature_types,
             self.n_classes,
             self.random_state,
+            key=f"autoens-trial-{job.number}",
         )
         running[future] = job
         self._running_keys.add(job.key)
@@ -373,22 +334,22 @@ class SearchLoop:
         self._record(record)
 
     def _stop_overdue(
-        self, pool: _WorkerPool, running: dict[Future, _Job], overdue: list[Future]
+        self, pool: TrialExecutor, running: dict[Future, _Job], overdue: list[Future]
     ) -> None:
-        """Kill the workers; record overdue trials, run the others again."""
+        """Stop the overdue trials (their workers are killed); record them, and run
+        again the trials that were lost with those workers."""
         out_of_time = self._time_up()
-        if out_of_time:
-            pool.kill()
-        else:
-            pool.restart(self._deadline)
-        jobs = list(running.items())
-        running.clear()
-        for future, job in jobs:
+        stopped = time.monotonic()  # restarting workers below takes time of its own
+        lost = pool.stop(
+            list(running), overdue, restart=not out_of_time, deadline=self._deadline
+        )
+        for future in [*overdue, *lost]:
+            job = running.pop(future)
             self._running_keys.discard(job.key)
-            if future not in overdue and not out_of_time:
-                self._submit(pool, job, running)  # lost with the killed workers
+            if future in lost and not out_of_time:
+                self._submit(pool, job, running)
                 continue
-            elapsed = time.monotonic() - job.started
+            elapsed = stopped - job.started
             if out_of_time:
                 # Not the learner's fault: the search's own budget ran out.
                 result = TrialResult(
@@ -409,7 +370,7 @@ class SearchLoop:
         pending = self.resume()
         for cb in self.callbacks:
             cb.on_search_start(self.budget.n_trials, self.budget.time_limit)
-        pool = _WorkerPool(self.n_jobs)
+        pool = make_executor(self.n_jobs)
         pool.wait_ready(self._deadline)
         running: dict[Future, _Job] = {}
         try:
@@ -451,6 +412,7 @@ class SearchLoop:
         finally:
             if running:
                 pool.kill()
+            pool.close()
             for cb in self.callbacks:
                 cb.on_search_end(self.records)
         return self.records

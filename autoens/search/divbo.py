@@ -1,0 +1,406 @@
+"""DivBO: diversity-aware Bayesian optimisation (specs/divbo_des.md §1).
+
+Each proposal ranks a candidate set S by two surrogates and picks
+
+    argmin over S of  rank_desc(EI) + w(t) * rank_desc(div)
+    with  w(t) = beta * (sigmoid(tau * t) - 0.5),  t = observations so far
+
+* EI comes from a random forest on the encoded configurations (mean and spread across
+  trees), against the best loss so far; failed trials count as the worst loss, pending
+  ones as the mean loss (constant liar), so parallel workers spread out.
+* div(c) is the predicted diversity between c and its *closest* member of the temporary
+  pool: the distinct members of greedy ensemble selection (size 25) on the OOF
+  predictions so far, plus the pending configurations. A LightGBM regressor learns the
+  pairwise diversity D(a, b) of evaluated pairs (gaussian-rank targets).
+
+With ``beta=0`` this is plain random-forest EI optimisation ("BO+ES"), the ablation that
+isolates the diversity term. Optuna keeps the bookkeeping: the loop enqueues each
+proposal, so an RDB storage resumes a DivBO search like any other.
+
+Cost control: D grows by one row per observation (vectorised), D and the pool's GES see
+at most ``max_rows`` OOF rows, the diversity surrogate trains on at most ``max_pairs``
+pairs (all pairs that touch a pool member first) with ``n_estimators`` capped.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from scipy.special import expit, ndtr
+from scipy.stats import rankdata
+from sklearn.base import BaseEstimator
+from sklearn.ensemble import RandomForestRegressor
+
+from autoens.search.diversity import DiversityMatrix, gaussian_rank
+from autoens.search.encoding import ConfigEncoder
+from autoens.selectors.greedy import GreedyEnsembleSelection
+
+if TYPE_CHECKING:
+    from autoens.search.proposers import Proposal, SearchHistory
+
+__all__ = ["DivBO"]
+
+# The paper's candidate count and beta: the diversity rank may move a candidate by at
+# most w*|S| positions (beta/2 * 5000 = 125 at saturation). ``beta=None`` keeps that
+# slack for any n_candidates.
+_PAPER_CANDIDATES = 5000
+_PAPER_BETA = 0.05
+# Trees of the performance surrogate: sklearn pays ~3 ms per tree even on 30 rows.
+_FOREST_TREES = 50
+# Local-search step sizes on the [0, 1] scale of numeric hyper-parameters.
+_LOCAL_SCALES = np.array([0.03, 0.1, 0.25])
+# Statuses that are observations for the surrogates ("cancelled" is the budget's fault).
+_OBSERVED = ("ok", "failed", "timeout")
+
+
+class DivBO(BaseEstimator):
+    """Diversity-aware proposer; ``AutoEnsembleClassifier(search=DivBO(...))``.
+
+    Parameters
+    ----------
+    beta : float or None, default=None
+        Scale of the diversity weight w(t). None gives ``0.05 * 5000 / n_candidates``,
+        the paper's beta rescaled so that the diversity rank may move a candidate by
+        the same ~125 positions whatever ``n_candidates``. 0 switches the diversity
+        term (and its surrogate) off: plain random-forest EI ("bo").
+    tau : float, default=0.2
+        Steepness of the sigmoid schedule; w(t) saturates at beta/2 after ~5/tau
+        observations.
+    n_init : int, default=10
+        Observations (warm-start portfolio included) before the surrogates are used;
+        until then proposals are random.
+    p_random : float, default=0.2
+        Chance that a proposal is a random configuration (exploration).
+    n_candidates : int, default=1000
+        Size of the candidate set S: half local search around the best
+        configurations, half random.
+    n_starts : int, default=10
+        Best configurations that the local search starts from.
+    ensemble_size : int, default=25
+        GES iterations that form the temporary pool.
+    max_pairs : int, default=50_000
+        Cap on the pairs the diversity surrogate trains on.
+    max_rows : int, default=10_000
+        Cap on the OOF rows used for D and the pool's GES (stratified subsample).
+    n_estimators : int, default=100
+        Boosting rounds of the diversity surrogate (LightGBM).
+    random_state : int, Generator or None
+        Seeds candidates, exploration and both surrogates.
+    """
+
+    def __init__(
+        self,
+        *,
+        beta: float | None = None,
+        tau: float = 0.2,
+        n_init: int = 10,
+        p_random: float = 0.2,
+        n_candidates: int = 1000,
+        n_starts: int = 10,
+        ensemble_size: int = 25,
+        max_pairs: int = 50_000,
+        max_rows: int = 10_000,
+        n_estimators: int = 100,
+        random_state: Any = None,
+    ) -> None:
+        self.beta = beta
+        self.tau = tau
+        self.n_init = n_init
+        self.p_random = p_random
+        self.n_candidates = n_candidates
+        self.n_starts = n_starts
+        self.ensemble_size = ensemble_size
+        self.max_pairs = max_pairs
+        self.max_rows = max_rows
+        self.n_estimators = n_estimators
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ parameters
+    @property
+    def name(self) -> str:
+        """ "bo" when the diversity term is off, else "divbo"."""
+        return "bo" if self.beta_ == 0 else "divbo"
+
+    @property
+    def beta_(self) -> float:
+        """The beta in use (``beta`` or its rescaled default)."""
+        if self.beta is None:
+            return _PAPER_BETA * _PAPER_CANDIDATES / self.n_candidates
+        return float(self.beta)
+
+    def weight(self, t: int) -> float:
+        """w(t) = beta * (sigmoid(tau * t) - 0.5): 0 at the start, beta/2 later."""
+        return float(self.beta_ * (expit(self.tau * t) - 0.5))
+
+    def _check(self) -> None:
+        checks = {
+            "tau": self.tau >= 0,
+            "n_init": isinstance(self.n_init, int) and self.n_init >= 0,
+            "p_random": 0.0 <= self.p_random <= 1.0,
+            "n_candidates": isinstance(self.n_candidates, int)
+            and self.n_candidates >= 2,
+            "n_starts": isinstance(self.n_starts, int) and self.n_starts >= 1,
+            "ensemble_size": isinstance(self.ensemble_size, int)
+            and self.ensemble_size >= 1,
+            "max_pairs": isinstance(self.max_pairs, int) and self.max_pairs >= 1,
+            "max_rows": isinstance(self.max_rows, int) and self.max_rows >= 10,
+            "n_estimators": isinstance(self.n_estimators, int)
+            and self.n_estimators >= 1,
+        }
+        bad = [name for name, ok in checks.items() if not ok]
+        if self.beta is not None and not (
+            isinstance(self.beta, int | float) and self.beta >= 0
+        ):
+            bad.insert(0, "beta")
+        if bad:
+            raise ValueError(
+                f"DivBO: invalid {', '.join(f'{n}={getattr(self, n)!r}' for n in bad)};"
+                " see the DivBO docstring for the valid ranges"
+            )
+
+    # ------------------------------------------------------------------ state
+    def _setup(self, history: SearchHistory) -> None:
+        self._check()
+        self.encoder_ = ConfigEncoder(history.specs)
+        self.rng_ = np.random.default_rng(self.random_state)
+        self.n_seen_records_ = 0
+        self.X_obs_ = np.zeros((0, self.encoder_.n_features))
+        self.loss_obs_ = np.zeros(0)  # NaN for failed observations
+        self.ok_ = np.zeros(0, dtype=np.intp)  # observation index of each D row
+        self.D_: DiversityMatrix | None = None
+        self.specs_ = [spec.name for spec in history.specs]
+
+    def _seed(self) -> int:
+        return int(self.rng_.integers(2**31 - 1))
+
+    def _update(self, history: SearchHistory) -> None:
+        """Take in the records finished since the last proposal."""
+        new = history.records[self.n_seen_records_ :]
+        self.n_seen_records_ = len(history.records)
+        new = [r for r in new if r.status in _OBSERVED and r.learner in self.specs_]
+        if not new:
+            return
+        X = self.encoder_.encode([(r.learner, r.params) for r in new])
+        loss = np.array([r.loss if r.status == "ok" else np.nan for r in new])
+        base = len(self.X_obs_)
+        self.X_obs_ = np.vstack([self.X_obs_, X])
+        self.loss_obs_ = np.concatenate([self.loss_obs_, loss])
+        for k, record in enumerate(new):
+            if record.status != "ok" or record.oof is None:
+                continue
+            if self.D_ is None:
+                self.D_ = DiversityMatrix(self._subsample_rows(history.y))
+            self.D_.add(record.oof)
+            self.ok_ = np.append(self.ok_, base + k)
+
+    def _subsample_rows(self, y: np.ndarray) -> np.ndarray | None:
+        """At most ``max_rows`` OOF rows, stratified by class, fixed for the search."""
+        n = len(y)
+        if n <= self.max_rows:
+            return None
+        rng = np.random.default_rng(self._seed())
+        keys = rng.random(n)
+        # Within each class, a random order; take each class's share of max_rows.
+        order = np.lexsort((keys, y))
+        _, starts, counts = np.unique(y[order], return_index=True, return_counts=True)
+        take = np.maximum(1, np.floor(counts * self.max_rows / n)).astype(np.intp)
+        rows = np.concatenate(
+            [order[s : s + k] for s, k in zip(starts, take, strict=True)]
+        )
+        return np.sort(rows)
+
+    # ------------------------------------------------------------------ propose
+    def propose(self, history: SearchHistory) -> Proposal:
+        """The next configuration to evaluate, with user_attrs explaining the choice."""
+        from autoens.search.proposers import Proposal
+
+        names = [spec.name for spec in history.specs]
+        if not hasattr(self, "encoder_"):
+            self._setup(history)
+        elif names != self.specs_:
+            raise ValueError(
+                "DivBO: the learners changed between proposals; use one proposer "
+                "per search"
+            )
+        self._update(history)
+        X_pending = self.encoder_.encode(list(history.pending))
+        seen = np.vstack([self.X_obs_, X_pending])
+        t = len(self.X_obs_)
+        explore = self.rng_.random() < self.p_random
+        n_ok = len(self.ok_)
+        if t < self.n_init or n_ok < 2 or explore:
+            X = _unseen(self.encoder_.sample(64, self.rng_), seen)
+            why = "random-init" if t < self.n_init or n_ok < 2 else "random"
+            learner, params = self.encoder_.decode(X[0])
+            attrs = {"proposer": why, "t": t, "n_pending": len(X_pending)}
+            return Proposal(learner, params, attrs)
+        return self._propose_model_based(history, X_pending, seen, t)
+
+    def _propose_model_based(
+        self,
+        history: SearchHistory,
+        X_pending: np.ndarray,
+        seen: np.ndarray,
+        t: int,
+    ) -> Proposal:
+        from autoens.search.proposers import Proposal
+
+        loss = self.loss_obs_.copy()
+        ok_loss = loss[self.ok_]
+        loss[np.isnan(loss)] = ok_loss.max()  # failures: the worst loss seen
+        # Pending configs: the constant liar (mean loss) keeps parallel picks apart.
+        X_perf = np.vstack([self.X_obs_, X_pending])
+        y_perf = np.concatenate([loss, np.full(len(X_pending), ok_loss.mean())])
+        forest = RandomForestRegressor(
+            n_estimators=_FOREST_TREES,
+            min_samples_leaf=2,
+            max_features=5 / 6,
+            random_state=self._seed(),
+            n_jobs=1,
+        ).fit(X_perf, y_perf)
+
+        S = self._candidates(forest, seen, ok_loss)
+        ei = _expected_improvement(forest, S, float(ok_loss.min()))
+        r_ei = rankdata(-ei, method="average")
+        w = self.weight(t)
+        attrs: dict[str, Any] = {
+            "proposer": self.name,
+            "t": t,
+            "w": round(w, 6),
+            "n_pending": len(X_pending),
+        }
+        if w > 0 and len(self.ok_) >= 3:
+            div, pool_size = self._diversity(history, X_pending, S)
+            r_div = rankdata(-div, method="average")
+            score = r_ei + w * r_div
+            attrs["pool_size"] = pool_size
+        else:
+            r_div = np.full(len(S), math.nan)
+            score = r_ei
+        best = int(np.argmin(score))
+        attrs.update(
+            ei_rank=float(r_ei[best]),
+            div_rank=float(r_div[best]),
+            n_candidates=len(S),
+        )
+        learner, params = self.encoder_.decode(S[best])
+        return Proposal(learner, params, attrs)
+
+    def _candidates(
+        self, forest: RandomForestRegressor, seen: np.ndarray, ok_loss: np.ndarray
+    ) -> np.ndarray:
+        """S: perturbations of the best configurations plus random ones, unseen."""
+        enc, rng = self.encoder_, self.rng_
+        n_local = self.n_candidates // 2
+        starts = self.X_obs_[self.ok_[np.argsort(ok_loss, kind="stable")]]
+        starts = starts[: self.n_starts]
+        idx = np.arange(n_local) % len(starts)
+        scale = _LOCAL_SCALES[rng.integers(len(_LOCAL_SCALES), size=n_local)]
+        local = enc.perturb(starts[idx], rng, scale=scale)
+        # A second step from the locally best neighbours (a short greedy walk).
+        mean = forest.predict(local)
+        best = local[np.argsort(mean, kind="stable")[: max(1, n_local // 10)]]
+        idx2 = np.arange(n_local // 2) % len(best)
+        local2 = enc.perturb(best[idx2], rng, scale=_LOCAL_SCALES[0])
+        n_random = max(1, self.n_candidates - len(local) - len(local2))
+        S = np.vstack([local, local2, enc.sample(n_random, rng)])
+        return _unseen(S, seen)
+
+    def _diversity(
+        self, history: SearchHistory, X_pending: np.ndarray, S: np.ndarray
+    ) -> tuple[np.ndarray, int]:
+        """div(c): predicted D to the closest member of pool + pending."""
+        from lightgbm import LGBMRegressor
+
+        assert self.D_ is not None
+        D = self.D_.matrix
+        y = history.y if self.D_.rows is None else history.y[self.D_.rows]
+        ges = GreedyEnsembleSelection(
+            ensemble_size=self.ensemble_size, random_state=self._seed()
+        ).fit(self.D_.predictions, y, metric=history.metric)
+        pool = np.flatnonzero(ges.weights_ > 0)
+
+        i, j = self._pairs(len(D), pool)
+        X_ok = self.X_obs_[self.ok_]
+        model = LGBMRegressor(
+            n_estimators=self.n_estimators,
+            learning_rate=0.1,
+            max_depth=5,
+            num_leaves=31,
+            min_child_samples=5,
+            max_bin=63,
+            subsample_for_bin=5000,  # binning all 50k pairs costs more than training
+            n_jobs=1,
+            random_state=self._seed(),
+            deterministic=True,
+            force_row_wise=True,
+            verbose=-1,
+        ).fit(_pair_features(X_ok[i], X_ok[j]), gaussian_rank(D[i, j]))
+
+        members = np.vstack([X_ok[pool], X_pending])
+        a = np.repeat(S, len(members), axis=0)
+        b = np.tile(members, (len(S), 1))
+        # D is symmetric and the surrogate trains on both orders of every pair, so
+        # one order suffices here (half the cost of averaging both).
+        pred = model.predict(_pair_features(a, b))
+        return pred.reshape(len(S), len(members)).min(axis=1), len(members)
+
+    def _pairs(self, n: int, pool: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Ordered pairs (self-pairs included) to train on: all when they fit under
+        ``max_pairs``, else all that touch the pool plus random others."""
+        i, j = np.divmod(np.arange(n * n), n)
+        if n * n <= self.max_pairs:
+            return i, j
+        in_pool = np.zeros(n, dtype=bool)
+        in_pool[pool] = True
+        touch = in_pool[i] | in_pool[j]
+        first = np.flatnonzero(touch)[: self.max_pairs]
+        others = np.flatnonzero(~touch)
+        k = max(0, self.max_pairs - len(first))
+        chosen = self.rng_.choice(others, size=min(k, len(others)), replace=False)
+        keep = np.sort(np.concatenate([first, chosen]))
+        return i[keep], j[keep]
+
+
+def _pair_features(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Both encodings, their absolute difference and a same-learner flag.
+
+    The difference and flag are our addition to the paper's concat(a, b): they let
+    shallow trees see "how far apart" without learning it per column pair.
+    """
+    same = np.all((a < 0) == (b < 0), axis=1, keepdims=True)
+    return np.hstack([a, b, np.abs(a - b), same.astype(np.float64)])
+
+
+def _expected_improvement(
+    forest: RandomForestRegressor, X: np.ndarray, best: float
+) -> np.ndarray:
+    """EI of minimising, from the mean and spread of the forest's trees."""
+    per_tree = np.stack([tree.predict(X) for tree in forest.estimators_])
+    mu = per_tree.mean(axis=0)
+    sigma = np.maximum(per_tree.std(axis=0), 1e-9)
+    z = (best - mu) / sigma
+    return (best - mu) * ndtr(z) + sigma * np.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
+
+
+def _unseen(X: np.ndarray, seen: np.ndarray) -> np.ndarray:
+    """Rows of X, first occurrence only, that are not rows of ``seen``.
+
+    Falls back to X itself when every row was seen (a tiny search space), so the
+    proposer always has an answer; the loop answers an exact repeat from its records.
+    """
+    if not len(X):
+        return X
+    both = np.round(np.vstack([seen, X]), 9)
+    _, first, inverse = np.unique(both, axis=0, return_index=True, return_inverse=True)
+    inverse = inverse.ravel()
+    n_seen = len(seen)
+    seen_groups = np.zeros(len(first), dtype=bool)
+    seen_groups[inverse[:n_seen]] = True
+    cand = inverse[n_seen:]
+    keep = (~seen_groups[cand]) & (first[cand] == np.arange(n_seen, len(both)))
+    if not keep.any():
+        return X
+    return X[keep]

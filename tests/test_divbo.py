@@ -1,0 +1,315 @@
+"""DivBO: encoding, diversity measure, surrogates and proposals, and real searches."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import optuna
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from autoens import AutoEnsembleClassifier
+from autoens.metrics import get_metric
+from autoens.search.divbo import DivBO
+from autoens.search.diversity import DiversityMatrix, diversity, gaussian_rank
+from autoens.search.encoding import INACTIVE, ConfigEncoder
+from autoens.search.loop import TrialRecord
+from autoens.search.proposers import SearchHistory, make_proposer
+from autoens.space import get_learners
+from autoens.space.registry import check_params
+
+LEARNERS = ["logreg", "hist_gb", "extra_trees"]
+SPECS = get_learners(["logreg", "random_forest", "extra_trees", "hist_gb", "knn"])
+
+
+# ------------------------------------------------------------------ encoding
+def test_encoding_shape_and_inactive_sentinel():
+    enc = ConfigEncoder(SPECS)
+    widths = [
+        len(d.choices) if hasattr(d, "choices") else 1
+        for s in SPECS
+        for d in s.distributions.values()
+    ]
+    assert enc.n_features == len(SPECS) + sum(widths)
+    X = enc.encode([("logreg", {"C": 1.0}), ("knn", {})])
+    assert X.shape == (2, enc.n_features)
+    # learner one-hot
+    np.testing.assert_array_equal(X[:, :5], [[1, 0, 0, 0, 0], [0, 0, 0, 0, 1]])
+    # logreg row: only its own 1 numeric + 2 categorical columns are active
+    active = X[0, 5:] != INACTIVE
+    assert active.sum() == 3
+    assert (X[X != INACTIVE] >= 0).all() and (X[X != INACTIVE] <= 1).all()
+
+
+def test_encoding_log_and_grid_scaling():
+    enc = ConfigEncoder(SPECS)
+    col = 5  # logreg's C, log-uniform on [1e-4, 1e4]
+    for C, u in [(1e-4, 0.0), (1.0, 0.5), (1e4, 1.0), (100.0, 0.75)]:
+        assert enc.encode([("logreg", {"C": C})])[0, col] == pytest.approx(u)
+    # an off-grid position snaps to the forest's n_estimators step of 50
+    row = enc.encode([("random_forest", {})])[0]
+    nest = enc._hps["random_forest"]["n_estimators"].column
+    row[nest] = 0.123
+    learner, params = enc.decode(enc.snap(row[None])[0])
+    assert learner == "random_forest"
+    assert params["n_estimators"] % 50 == 0 and 50 <= params["n_estimators"] <= 500
+    assert isinstance(params["n_estimators"], int)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 2**31 - 1))
+def test_encoding_round_trip(seed):
+    enc = ConfigEncoder(SPECS)
+    X = enc.sample(20, np.random.default_rng(seed))
+    configs = [enc.decode(row) for row in X]
+    for learner, params in configs:
+        spec = next(s for s in SPECS if s.name == learner)
+        check_params(spec, params)  # valid: on the grid, inside the bounds
+        assert set(params) == set(spec.distributions)
+    np.testing.assert_allclose(enc.encode(configs), X, atol=1e-12)
+    assert [enc.decode(r) for r in enc.encode(configs)] == configs
+
+
+def test_encoding_keeps_categorical_types_and_rejects_bad_input():
+    enc = ConfigEncoder(SPECS)
+    row = enc.encode([("extra_trees", {"max_features": 1.0})])[0]
+    assert enc.decode(row)[1]["max_features"] == 1.0
+    assert isinstance(enc.decode(row)[1]["max_features"], float)
+    with pytest.raises(ValueError, match="unknown learner"):
+        enc.encode([("svm", {})])
+    with pytest.raises(ValueError, match="outside its search space"):
+        enc.encode([("logreg", {"C": 1e9})])
+    with pytest.raises(ValueError, match="expected a row"):
+        enc.decode(np.zeros(3))
+
+
+# ------------------------------------------------------------------ diversity
+def _direct(a: np.ndarray, b: np.ndarray) -> float:
+    return float(
+        np.mean([np.linalg.norm(a[r] - b[r]) for r in range(len(a))]) / math.sqrt(2)
+    )
+
+
+def test_diversity_matches_direct_computation_and_properties():
+    rng = np.random.default_rng(0)
+    P = rng.dirichlet(np.ones(3), size=(5, 40)).astype(np.float32)
+    d = diversity(P, P[0])
+    for k in range(5):
+        assert d[k] == pytest.approx(_direct(P[k], P[0]), rel=1e-5)
+    assert d[0] == 0.0
+    assert diversity(P[1:2], P[3])[0] == pytest.approx(diversity(P[3:4], P[1])[0])
+    assert ((d >= 0) & (d <= 1)).all()
+    # opposite one-hot predictions are maximally diverse
+    a = np.eye(2, dtype=np.float32)[np.zeros(10, dtype=int)]
+    b = np.eye(2, dtype=np.float32)[np.ones(10, dtype=int)]
+    assert diversity(a[None], b)[0] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="shape"):
+        diversity(P, P[0, :5])
+
+
+def test_incremental_matrix_equals_full_pairwise_with_row_subsample():
+    rng = np.random.default_rng(1)
+    P = rng.dirichlet(np.ones(2), size=(12, 50)).astype(np.float32)
+    rows = np.arange(0, 50, 3)
+    D = DiversityMatrix(rows)
+    for p in P:  # grows past the initial capacity of 8
+        D.add(p)
+    full = np.array(
+        [[_direct(P[i, rows], P[j, rows]) for j in range(12)] for i in range(12)]
+    )
+    np.testing.assert_allclose(D.matrix, full, rtol=1e-5, atol=1e-7)
+    np.testing.assert_array_equal(D.matrix, D.matrix.T)
+    assert D.predictions.shape == (12, len(rows), 2)
+
+
+def test_gaussian_rank():
+    z = gaussian_rank(np.array([0.3, 0.1, 0.1, 0.9]))
+    assert z[1] == z[2] and z[1] < z[0] < z[3]
+    # without ties the ranks are symmetric about the median
+    assert gaussian_rank(np.arange(7.0)).mean() == pytest.approx(0.0, abs=1e-12)
+
+
+# ------------------------------------------------------------------ proposer
+def _history(n: int, seed: int = 0, pending=()) -> SearchHistory:
+    """n finished trials with made-up OOF predictions; one of them failed."""
+    rng = np.random.default_rng(seed)
+    enc = ConfigEncoder(SPECS)
+    y = rng.integers(2, size=120)
+    records = []
+    for k, row in enumerate(enc.sample(n, rng)):
+        learner, params = enc.decode(row)
+        noise = rng.normal(scale=1.0 + k % 3, size=120)
+        p1 = 1 / (1 + np.exp(-(2 * y - 1 + noise)))
+        oof = np.stack([1 - p1, p1], axis=1).astype(np.float32)
+        status = "failed" if k == 3 else "ok"
+        loss = float(get_metric("roc_auc").loss_single(y, oof))
+        records.append(
+            TrialRecord(
+                number=k,
+                learner=learner,
+                params=params,
+                key=str(k),
+                status=status,
+                source="evaluated",
+                loss=loss if status == "ok" else math.nan,
+                oof=oof if status == "ok" else None,
+            )
+        )
+    return SearchHistory(
+        specs=SPECS,
+        records=records,
+        pending=list(pending),
+        y=y,
+        metric=get_metric("roc_auc"),
+    )
+
+
+def test_weight_schedule():
+    d = DivBO(beta=0.1, tau=0.2)
+    w = [d.weight(t) for t in range(0, 60, 5)]
+    assert w[0] == 0.0 and all(np.diff(w) > 0)
+    assert w[-1] == pytest.approx(0.05, abs=1e-4) and max(w) < 0.05
+    # default beta keeps the paper's slack (beta * |S| = 0.05 * 5000)
+    assert DivBO(n_candidates=1000).beta_ == pytest.approx(0.25)
+    assert DivBO(n_candidates=500).beta_ == pytest.approx(0.5)
+    assert DivBO(beta=0).weight(50) == 0.0 and DivBO(beta=0).name == "bo"
+    assert make_proposer("bo", 0).name == "bo"
+    assert make_proposer("divbo", 0).name == "divbo"
+    assert make_proposer("tpe", 0) is None
+
+
+def test_proposals_are_valid_unseen_and_explained():
+    history = _history(14)
+    seen = [(r.learner, r.params) for r in history.records]
+    proposer = DivBO(p_random=0.0, n_candidates=300, random_state=0)
+    for _ in range(3):
+        proposal = proposer.propose(history)
+        spec = next(s for s in SPECS if s.name == proposal.learner)
+        check_params(spec, proposal.params)
+        assert (proposal.learner, proposal.params) not in seen
+        attrs = proposal.attrs
+        assert attrs["proposer"] == "divbo" and attrs["t"] == 14
+        assert attrs["w"] == pytest.approx(proposer.weight(14), abs=1e-6)
+        assert 1 <= attrs["ei_rank"] <= attrs["n_candidates"]
+        assert 1 <= attrs["div_rank"] <= attrs["n_candidates"]
+        # the pool: distinct GES members among the 13 successful models
+        assert 1 <= attrs["pool_size"] <= 13
+        seen.append((proposal.learner, proposal.params))
+        history.pending = [*history.pending, (proposal.learner, proposal.params)]
+
+
+def test_pending_configs_join_the_pool_and_are_not_proposed_again():
+    first = DivBO(p_random=0.0, n_candidates=300, random_state=0).propose(_history(14))
+    pending = [(first.learner, first.params)]
+    second = DivBO(p_random=0.0, n_candidates=300, random_state=0).propose(
+        _history(14, pending=pending)
+    )
+    assert (second.learner, second.params) != pending[0]
+    assert second.attrs["n_pending"] == 1
+    assert second.attrs["pool_size"] == first.attrs["pool_size"] + 1
+
+
+def test_beta_zero_skips_diversity_and_random_phase():
+    proposal = DivBO(beta=0.0, p_random=0.0, random_state=0).propose(_history(14))
+    assert proposal.attrs["proposer"] == "bo" and math.isnan(proposal.attrs["div_rank"])
+    early = DivBO(n_init=10, random_state=0).propose(_history(5))
+    assert early.attrs["proposer"] == "random-init"
+
+
+def test_proposer_is_deterministic_and_checks_parameters():
+    a = DivBO(random_state=3)
+    b = DivBO(random_state=3)
+    history = _history(14)
+    assert [a.propose(history) for _ in range(4)] == [
+        b.propose(history) for _ in range(4)
+    ]
+    with pytest.raises(ValueError, match=r"p_random=1\.5"):
+        DivBO(p_random=1.5).propose(history)
+    with pytest.raises(ValueError, match="beta"):
+        DivBO(beta=-1).propose(history)
+
+
+def test_pair_cap_keeps_every_pool_pair():
+    proposer = DivBO(max_pairs=30, random_state=0)
+    proposer.rng_ = np.random.default_rng(0)
+    i, j = proposer._pairs(10, np.array([2]))
+    assert len(i) == 30
+    touching = (i == 2) | (j == 2)
+    assert touching.sum() == 19  # every ordered pair with model 2, self-pair once
+    assert len(set(zip(i.tolist(), j.tolist(), strict=True))) == 30
+
+
+# ------------------------------------------------------------------ real searches
+FAST_DIVBO = {
+    "n_trials": 5,
+    "cv": 2,
+    "learners": LEARNERS,
+    "random_state": 0,
+    # three cheap warm-start configs, then model-based proposals
+    "portfolio": [
+        ("logreg", {}),
+        ("hist_gb", {"max_iter": 50}),
+        ("extra_trees", {"n_estimators": 50}),
+    ],
+    "search": DivBO(n_init=3, p_random=0.0, n_candidates=200),
+}
+
+
+def _study_trials(url: str) -> list[optuna.trial.FrozenTrial]:
+    (name,) = optuna.get_all_study_names(url)
+    return optuna.load_study(study_name=name, storage=url).get_trials()
+
+
+def test_divbo_fit_records_proposals_and_resumes_from_sqlite(tmp_path, binary_data):
+    X, y = binary_data
+    url = f"sqlite:///{tmp_path / 'run.db'}"
+    base = {**FAST_DIVBO, "storage": url, "cache_dir": tmp_path / "cache"}
+    first = AutoEnsembleClassifier(**{**base, "n_trials": 5}).fit(X, y)
+    assert (first.leaderboard_["status"] == "ok").all()
+    board = first.leaderboard_.set_index("trial").sort_index()
+    assert (board.loc[3:, "proposal_time"] > 0).all()
+
+    trials = _study_trials(url)
+    assert len(trials) == 5
+    assert all("proposer" not in t.user_attrs for t in trials[:3])  # warm start
+    proposed = trials[3]
+    assert proposed.user_attrs["proposer"] == "divbo"
+    assert {"w", "ei_rank", "div_rank", "proposal_time"} <= set(proposed.user_attrs)
+
+    resumed = AutoEnsembleClassifier(**{**base, "n_trials": 6}).fit(X, y)
+    sources = resumed.leaderboard_["source"].value_counts().to_dict()
+    assert sources == {"resumed": 5, "evaluated": 1}
+    trials = _study_trials(url)
+    assert [t.number for t in trials] == list(range(6))
+    # the resumed proposer learnt from the stored trials
+    assert trials[5].user_attrs["t"] == 5
+    assert trials[5].params not in [t.params for t in trials[:5]]
+
+
+def test_divbo_is_deterministic(binary_data):
+    X, y = binary_data
+    params = {**FAST_DIVBO, "search": DivBO(n_init=3, n_candidates=200)}
+    a = AutoEnsembleClassifier(**params).fit(X, y).leaderboard_.sort_values("trial")
+    b = AutoEnsembleClassifier(**params).fit(X, y).leaderboard_.sort_values("trial")
+    assert a["params"].tolist() == b["params"].tolist()
+    assert a["loss"].tolist() == b["loss"].tolist()
+
+
+def test_parallel_divbo_proposals_differ(tmp_path, binary_data):
+    X, y = binary_data
+    url = f"sqlite:///{tmp_path / 'par.db'}"
+    AutoEnsembleClassifier(
+        **{**FAST_DIVBO, "n_trials": 7, "n_jobs": 2, "storage": url}
+    ).fit(X, y)
+    trials = _study_trials(url)
+    assert len(trials) == 7
+    params = [tuple(sorted(t.params.items(), key=str)) for t in trials]
+    assert len(set(params)) == 7  # no two trials share a config
+    assert not any("duplicate_of" in t.user_attrs for t in trials)
+    proposed = [t for t in trials if "proposer" in t.user_attrs]
+    assert len(proposed) == 4
+    # with two workers, proposals are made while the other trial is in flight (when
+    # both finish in the same instant the first of two asks sees none pending)
+    assert any(t.user_attrs["n_pending"] >= 1 for t in proposed)
