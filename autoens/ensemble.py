@@ -3,20 +3,62 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.compose import ColumnTransformer
 
 from autoens.search.evaluate import member_proba
+from autoens.space import FeatureTypes
+from autoens.space.learners import _dense_preprocessor
+
+__all__ = ["CompetenceSpace", "FittedEnsemble"]
+
+
+@dataclass
+class CompetenceSpace:
+    """The numeric feature space in which dynamic selectors look for neighbours.
+
+    Dynamic selection measures distances between rows, so mixed-type tables need the
+    same treatment the distance-based learners get (one preprocessing, one notion of
+    column kinds): numerics median-imputed with missing indicators and standardised,
+    categoricals one-hot encoded with rare levels (and levels unseen in ``fit``)
+    folded into one "infrequent" column and at most 32 columns per feature, so a
+    high-cardinality column cannot swamp the distance. It is learned on the training
+    frame in ``fit`` and kept on the fitted estimator; ``X_train`` (float32) holds the
+    rows of the library's OOF predictions, in order, for fitting a dynamic selector
+    later (``autoens.select``) without the training data.
+    """
+
+    transformer: ColumnTransformer
+    X_train: np.ndarray = field(repr=False)
+
+    @classmethod
+    def learn(cls, frame: pd.DataFrame, feature_types: FeatureTypes) -> CompetenceSpace:
+        """Fit the preprocessing on the converted training frame (schema layout)."""
+        transformer = _dense_preprocessor(feature_types)
+        X_train = np.asarray(transformer.fit_transform(frame), dtype=np.float32)
+        return cls(transformer=transformer, X_train=X_train)
+
+    @property
+    def n_features(self) -> int:
+        return int(self.X_train.shape[1])
+
+    def transform(self, frame: pd.DataFrame) -> np.ndarray:
+        """Features of new rows (converted by the schema) as float32."""
+        return np.asarray(self.transformer.transform(frame), dtype=np.float32)
 
 
 class FittedEnsemble:
     """``predict_proba(X) = selector.combine(member predictions)``.
 
     It holds the fold models of ``selector.required_members_`` only: a static ensemble
-    rarely needs more than a handful of the library, and a dynamic one reports how many
-    members it must run (``n_required``).
+    rarely needs more than a handful of the library, while a dynamic one chooses
+    members per row and so must run every pool member (``n_required``). A dynamic
+    selector also needs ``competence``, which maps new rows into the feature space its
+    neighbours live in.
     """
 
     def __init__(
@@ -26,6 +68,7 @@ class FittedEnsemble:
         *,
         n_models: int,
         n_classes: int,
+        competence: CompetenceSpace | None = None,
     ) -> None:
         self.selector = selector
         self.n_models = n_models
@@ -35,11 +78,21 @@ class FittedEnsemble:
         if missing:
             raise ValueError(f"fold models of required members {missing} are missing")
         self.members = {int(i): members[int(i)] for i in self.required}
+        if selector.is_dynamic and competence is None:
+            raise ValueError(
+                f"{type(selector).__name__} is a dynamic selector: pass the "
+                "CompetenceSpace its neighbours were found in (competence=...)"
+            )
+        self.competence = competence
 
     @property
     def n_required(self) -> int:
         """How many library members must run at predict time."""
         return len(self.required)
+
+    @property
+    def is_dynamic(self) -> bool:
+        return bool(self.selector.is_dynamic)
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         n_classes = self.n_classes
@@ -49,7 +102,11 @@ class FittedEnsemble:
         if self.selector.is_dynamic or not self.selector.is_weighted_average:
             full = np.zeros((self.n_models, len(X), self.n_classes), dtype=np.float32)
             full[self.required] = required
-            proba = self.selector.combine(full, X=X)
+            if self.selector.is_dynamic:
+                assert self.competence is not None  # checked in __init__
+                proba = self.selector.combine(full, X=self.competence.transform(X))
+            else:
+                proba = self.selector.combine(full, X=X)
         else:
             # A weighted average needs no zero predictions for the unused members.
             weights = np.asarray(self.selector.weights_, dtype=np.float32)

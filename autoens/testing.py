@@ -19,7 +19,7 @@ from sklearn.exceptions import NotFittedError
 from autoens.metrics import get_metric
 from autoens.space import LearnerSpec
 
-__all__ = ["check_selector", "fake_learner", "make_prediction_tensor"]
+__all__ = ["FAST_FIT", "check_selector", "fake_learner", "make_prediction_tensor"]
 
 
 def make_prediction_tensor(
@@ -68,6 +68,15 @@ def make_prediction_tensor(
             proba /= proba.sum(axis=1, keepdims=True)
         P[k] = proba
     return P, y.astype(np.int64)
+
+
+#: A fit budget small enough for tests: three trials of two quick learners, 2-fold CV.
+FAST_FIT: dict[str, Any] = {
+    "n_trials": 3,
+    "cv": 2,
+    "learners": ["logreg", "hist_gb"],
+    "random_state": 0,
+}
 
 
 # --- selector contract ----------------------------------------------------------------
@@ -253,6 +262,9 @@ def _check_edge_cases(
 
 def _check_bad_input(selector: Any, name: str) -> None:
     P, y = make_prediction_tensor(3, 30, 2, random_state=7)
+    # Features for the rows of P: dynamic selectors need them, static ones ignore them,
+    # so every failure below is about the broken argument and nothing else.
+    X = np.random.default_rng(7).normal(size=(30, 2))
     bad_nan = P.copy()
     bad_nan[1, 2, 0] = np.nan
     cases = {
@@ -265,19 +277,19 @@ def _check_bad_input(selector: Any, name: str) -> None:
     }
     for case, (P_bad, y_bad) in cases.items():
         try:
-            clone(selector).fit(P_bad, y_bad, metric="log_loss")
+            clone(selector).fit(P_bad, y_bad, metric="log_loss", X=X)
         except ValueError:
             continue
         raise AssertionError(f"{name}: fit with {case} must raise ValueError")
     try:
-        clone(selector).fit(P, y, metric="no_such_metric")
+        clone(selector).fit(P, y, metric="no_such_metric", X=X)
     except ValueError:
         pass
     else:
         raise AssertionError(f"{name}: an unknown metric must raise ValueError")
-    fitted = clone(selector).fit(P, y, metric="log_loss")
+    fitted = clone(selector).fit(P, y, metric="log_loss", X=X)
     try:
-        fitted.combine(P[:2])
+        fitted.combine(P[:2], X=X)
     except ValueError:
         pass
     else:

@@ -7,16 +7,25 @@ from typing import Any
 
 from sklearn.base import clone
 
+from autoens.selectors.auto import AutoSelector
 from autoens.selectors.base import BaseSelector
 from autoens.selectors.baselines import Oracle, SingleBest
 from autoens.selectors.cmaes import CMAESSelector
+from autoens.selectors.dynamic import DESP, KNOP, KNORAE, KNORAU, METADES, OLA
 from autoens.selectors.greedy import GreedyEnsembleSelection
 from autoens.selectors.qdo import QualityDiversityOptimizationES, QualityOptimizationES
 from autoens.selectors.qp import QPSelector
 from autoens.selectors.stacking import NNLSStacking, StackingSelector
 
 __all__ = [
+    "DESP",
+    "KNOP",
+    "KNORAE",
+    "KNORAU",
+    "METADES",
+    "OLA",
     "SELECTOR_NAMES",
+    "AutoSelector",
     "BaseSelector",
     "CMAESSelector",
     "GreedyEnsembleSelection",
@@ -48,8 +57,18 @@ _FACTORIES: dict[str, Any] = {
     "qp-logloss": lambda random_state: QPSelector(objective="log_loss"),
     "stacking": lambda random_state: StackingSelector(random_state=random_state),
     "nnls-stacking": lambda random_state: NNLSStacking(),
+    # Dynamic selectors (need X, the competence features, in fit and combine; KNOP
+    # does not).
+    "knora-e": lambda random_state: KNORAE(random_state=random_state),
+    "knora-u": lambda random_state: KNORAU(random_state=random_state),
+    "des-p": lambda random_state: DESP(random_state=random_state),
+    "knop": lambda random_state: KNOP(random_state=random_state),
+    "ola": lambda random_state: OLA(random_state=random_state),
+    "meta-des": lambda random_state: METADES(random_state=random_state),
     # A benchmark upper bound: it needs the labels, so it cannot predict new rows.
     "oracle": lambda random_state: Oracle(),
+    # Chooses among the selectors above (and the dynamic ones) by inner CV.
+    "auto": lambda random_state: AutoSelector(random_state=random_state),
 }
 
 #: Names accepted by :func:`get_selector`.

@@ -9,6 +9,12 @@ import pytest
 from sklearn.base import clone
 
 from autoens.selectors import (
+    DESP,
+    KNOP,
+    KNORAE,
+    KNORAU,
+    METADES,
+    OLA,
     SELECTOR_NAMES,
     BaseSelector,
     CMAESSelector,
@@ -21,7 +27,10 @@ from autoens.selectors import (
     StackingSelector,
     get_selector,
 )
-from autoens.testing import check_selector, make_prediction_tensor
+from autoens.testing import (
+    check_selector,
+    make_prediction_tensor,
+)
 
 # New selectors: add an instance (fast settings) here.
 SELECTORS: list[BaseSelector] = [
@@ -37,6 +46,18 @@ SELECTORS: list[BaseSelector] = [
     QPSelector(objective="log_loss"),
     StackingSelector(cv=3, random_state=0),
     NNLSStacking(),
+    KNOP(),
+    KNOP(voting="hard", k=3),
+    KNORAE(),
+    KNORAE(voting="hard", mode="hybrid"),
+    KNORAU(),
+    KNORAU(voting="hard"),
+    DESP(),
+    DESP(mode="weighting", voting="hard"),
+    OLA(),
+    OLA(voting="hard", k=3),
+    METADES(),
+    METADES(voting="hard", mode="hybrid", Kp=3),
 ]
 
 

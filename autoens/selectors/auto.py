@@ -1,0 +1,536 @@
+"""``selector="auto"``: choose the selector itself by inner CV on the OOF rows.
+
+No single way of building an ensemble wins on every task (AutoDES, spec
+divbo_des.md §2): a weighted average (GES) is hard to beat on small data, stacking
+and dynamic selection pay off when members are experts on different regions. Every
+candidate here (a selector name plus a few parameters) is fit on K-1 inner folds of
+the cached OOF predictions and scored on the held-out fold, all on the same folds;
+the chosen one is refit on every row. Dynamic selection overfits small data, so the
+one-standard-error rule then prefers the *simplest* candidate whose mean loss is
+within one standard error of the best: GES first, then the other weighted averages
+(QP, QO-ES), then stacking, then dynamic selectors.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
+from sklearn.utils.validation import check_is_fitted
+from threadpoolctl import threadpool_limits
+
+from autoens.metrics import Metric, get_metric
+from autoens.selectors.base import BaseSelector, check_generator, check_int_param
+from autoens.selectors.greedy import GreedyEnsembleSelection
+
+__all__ = ["AutoSelector", "default_candidates"]
+
+logger = logging.getLogger("autoens")
+
+#: Static candidates, simplest first (registry names and parameters).
+_STATIC: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("ges", {}),
+    ("qp", {}),
+    ("qo-es", {}),
+    # The stacker's own inner CV only sets its validation loss, which auto does not
+    # read: 2 folds halve the cost of the slowest static candidate.
+    ("stacking", {"cv": 2}),
+)
+#: Dynamic selectors and their small grids (spec §2: k in {5, 7, 11, 15}, soft and
+#: hard voting, DES mode), trimmed so that choosing costs a few seconds on a
+#: 16-model library (benchmarks/RESULTS.md): the full k grid for the two KNORA
+#: methods, two sizes for the others, META-DES (10x the cost of a KNORA fit) once.
+#: A key missing from a selector's parameters is skipped.
+_DYNAMIC: tuple[tuple[str, dict[str, tuple[Any, ...]]], ...] = (
+    ("knora-e", {"k": (5, 7, 11, 15)}),
+    ("knora-u", {"k": (5, 7, 11, 15)}),
+    ("des-p", {"k": (7, 15)}),
+    ("knop", {"k": (7, 15)}),
+    ("ola", {"k": (7, 15)}),
+    ("meta-des", {"k": (7,)}),
+)
+#: Hard voting returns vote shares (k + 1 levels, exact zeros): never competitive on
+#: ROC AUC, log loss or Brier, so it is tried only for label metrics.
+_LABEL_METRICS = frozenset({"error_rate", "balanced_error_rate"})
+
+# Simplicity tiers of the one-standard-error rule (lower = simpler).
+_TIER_GES, _TIER_AVERAGE, _TIER_STACKING, _TIER_DYNAMIC = 0, 1, 2, 3
+_TIER_NAMES = {
+    _TIER_GES: "ges",
+    _TIER_AVERAGE: "weighted average",
+    _TIER_STACKING: "stacking",
+    _TIER_DYNAMIC: "dynamic",
+}
+
+
+def default_candidates(
+    metric: str | Metric | None = None,
+) -> list[tuple[str, dict[str, Any]]]:
+    """The default candidate list: registered static selectors, then dynamic grids.
+
+    With a label metric (error rate, balanced error rate) each dynamic method is
+    also tried once with hard voting (k=7). Names not registered in this version
+    are left out; grid keys a selector does not have are ignored.
+    """
+    from autoens.selectors import SELECTOR_NAMES, get_selector
+
+    label_metric = metric is not None and get_metric(metric).name in _LABEL_METRICS
+    out: list[tuple[str, dict[str, Any]]] = [
+        (name, dict(params)) for name, params in _STATIC if name in SELECTOR_NAMES
+    ]
+    for name, base_grid in _DYNAMIC:
+        if name not in SELECTOR_NAMES:
+            continue
+        known = get_selector(name).get_params(deep=False)
+        grid = {**base_grid, "voting": ("soft",)}
+        grid = {key: values for key, values in grid.items() if key in known}
+        combos: list[dict[str, Any]] = [{}]
+        for key, values in grid.items():
+            combos = [{**c, key: v} for c in combos for v in values]
+        if label_metric and "voting" in known:
+            # Hard voting once per method, at DESlib's default k=7.
+            hard = {"k": 7, "voting": "hard"}
+            combos.append({key: v for key, v in hard.items() if key in known})
+        out.extend((name, combo) for combo in combos)
+    return out
+
+
+class AutoSelector(BaseSelector):
+    """Pick the selector (and its parameters) by inner K-fold CV on the OOF rows.
+
+    Parameters
+    ----------
+    candidates : list, optional
+        Each entry is a registry name (``"ges"``), a ``(name, params)`` pair
+        (``("knora-e", {"k": 11})``) or a selector object. Default
+        :func:`default_candidates`: GES, QP, QO-ES, stacking and every registered
+        dynamic selector over a small grid.
+    cv : int, default=5
+        Inner folds (stratified and shuffled; fewer when a class has fewer rows).
+    one_standard_error : bool, default=True
+        Choose the simplest candidate whose mean loss is at most the best mean loss
+        plus the best candidate's standard error (ties: lower mean loss, then list
+        order); False takes the best mean loss.
+    max_rows : int or None, default=2000
+        Score the candidates on a stratified random subset of this many OOF rows
+        (all rows when there are fewer, or with None); the chosen one is refit on
+        every row. Scoring cost grows faster than linearly with the rows (kNN,
+        ROC AUC), while the ranking of selectors settles on far fewer rows; it
+        does understate dynamic selectors a little, whose neighbourhoods get
+        denser with more rows.
+    time_limit : float, optional
+        Seconds for scoring. Candidates run simplest first; those not started by
+        then are skipped (the first one always runs). The estimator passes the
+        selection reserve of its own ``time_limit``.
+    random_state : None, int or numpy Generator, default=None
+        Seeds the inner folds and every candidate that takes a ``random_state``.
+
+    Candidates that cannot run here are listed in the leaderboard with the reason
+    in ``error`` and no loss: dynamic ones that find neighbours in ``X`` when no
+    ``X`` is given (KNOP needs none), and default grid points whose ``k`` exceeds
+    the rows of an inner training fold.
+
+    Attributes
+    ----------
+    chosen_ : BaseSelector
+        The chosen candidate, refit on all rows; ``combine``, ``weights_``,
+        ``required_members_``, ``is_dynamic`` and ``is_weighted_average`` are its.
+    chosen_name_ : str
+        Its name and grid parameters, e.g. ``"knora-u(k=7, voting='soft')"``.
+    selector_leaderboard_ : pandas.DataFrame
+        One row per candidate, best mean loss first: ``candidate`` (name),
+        ``params`` (its grid parameters), ``kind`` (simplicity tier: ges, weighted
+        average, stacking, dynamic), ``mean_loss`` and ``se`` (mean and standard
+        error over the inner folds), ``mean_score`` (the metric's score of
+        ``mean_loss``), ``members`` (mean members it needed per inner fold),
+        ``chosen``, ``fit_time`` (seconds over all inner folds) and ``error`` (why
+        it was skipped or failed; "" when scored).
+    cv_losses_ : ndarray (n_candidates, n_folds)
+        Held-out loss of every candidate (simplest first) on every inner fold.
+    cv_rows_ : ndarray
+        The OOF rows the candidates were scored on (see ``max_rows``).
+    cv_loss_ : float
+        The chosen candidate's mean inner-CV loss (honest: each fold's loss comes
+        from a selector fit without that fold).
+    validation_loss_ : float
+        The chosen selector's own ``validation_loss_`` after the refit (in-sample
+        for a weighted average, as when that selector is used directly).
+    weights_ : ndarray (n_models,)
+        The chosen selector's ``weights_`` (uniform over its members if it has none).
+    """
+
+    def __init__(
+        self,
+        *,
+        candidates: Sequence[Any] | None = None,
+        cv: int = 5,
+        one_standard_error: bool = True,
+        max_rows: int | None = 2000,
+        time_limit: float | None = None,
+        random_state: Any = None,
+    ) -> None:
+        self.candidates = candidates
+        self.cv = cv
+        self.one_standard_error = one_standard_error
+        self.max_rows = max_rows
+        self.time_limit = time_limit
+        self.random_state = random_state
+
+    # The chosen candidate decides how the ensemble is run.
+    @property
+    def is_dynamic(self) -> bool:  # type: ignore[override]
+        chosen = getattr(self, "chosen_", None)
+        return bool(chosen is not None and chosen.is_dynamic)
+
+    @property
+    def is_weighted_average(self) -> bool:  # type: ignore[override]
+        chosen = getattr(self, "chosen_", None)
+        return bool(chosen is None or chosen.is_weighted_average)
+
+    @property
+    def required_members_(self) -> np.ndarray:
+        check_is_fitted(self)
+        return np.asarray(self.chosen_.required_members_, dtype=np.int64)
+
+    def _fit(
+        self,
+        P: np.ndarray,
+        y: np.ndarray,
+        X: Any = None,
+        configs: list[dict[str, Any]] | None = None,
+    ) -> None:
+        n_splits = check_int_param("cv", self.cv, 2)
+        _check_time_limit(self.time_limit)
+        seed = int(check_generator(self.random_state).integers(2**31 - 1))
+        X = _check_features(X)
+        if self.max_rows is not None:
+            check_int_param("max_rows", self.max_rows, 2)
+        rows = _subsample(y, self.max_rows, seed)
+        P_s, y_s = P[:, rows], y[rows]
+        X_s = None if X is None else X[rows]
+        folds = _inner_folds(y_s, n_splits, seed)
+        # Dynamic fits query k + 1 neighbours among the training rows of a fold.
+        max_k = min((len(train) for train, _ in folds), default=y_s.shape[0]) - 1
+        cands = self._candidates(seed)
+        reasons = [_skip_reason(c, X is not None, max_k) for c in cands]
+        if all(reasons):
+            raise ValueError(
+                f"no candidate can be scored here: {reasons[0]} (and "
+                f"{len(reasons) - 1} more); pass X or add a static selector."
+            )
+        # Candidates are small array programs; on a shared 2-core machine a second
+        # OpenMP/BLAS thread in their kNN queries only spins (5x slower measured).
+        with threadpool_limits(limits=1):
+            losses, members, seconds, errors = self._score(
+                cands, reasons, P_s, y_s, X_s, configs, folds
+            )
+            scored = ~np.isnan(losses).all(axis=0)  # folds that could be scored
+            mean, se = _mean_se(losses[:, scored])
+            tiers = np.array([c.tier for c in cands])
+            usable = np.array([not e for e in errors])
+            chosen = self._choose(mean, se, tiers, usable)
+            self.chosen_ = clone(cands[chosen].template).fit(
+                P, y, metric=self.metric_, X=X, configs=configs
+            )
+        self.cv_losses_ = losses
+        self.cv_rows_ = rows
+        self.cv_loss_ = float(mean[chosen])
+        self.chosen_name_ = cands[chosen].label
+        weights = getattr(self.chosen_, "weights_", None)
+        if weights is None:
+            weights = np.zeros(P.shape[0])
+            weights[self.chosen_.required_members_] = 1.0
+            weights /= weights.sum()
+        self.weights_ = np.asarray(weights, dtype=np.float64)
+        self.validation_loss_ = float(
+            getattr(self.chosen_, "validation_loss_", self.cv_loss_)
+        )
+        n_cand = len(cands)
+        board = pd.DataFrame(
+            {
+                "candidate": [c.name for c in cands],
+                "params": [c.params for c in cands],
+                "kind": [_TIER_NAMES[c.tier] for c in cands],
+                "mean_loss": mean,
+                "se": se,
+                "mean_score": [self.metric_.to_score(m) for m in mean],
+                "members": np.where(usable, members.mean(axis=1), np.nan),
+                "chosen": np.arange(n_cand) == chosen,
+                "fit_time": seconds.round(4),
+                "error": errors,
+            }
+        )
+        order = np.lexsort((np.arange(n_cand), np.nan_to_num(mean, nan=np.inf)))
+        self.selector_leaderboard_ = board.iloc[order].reset_index(drop=True)
+        logger.info(
+            "auto: chose %s (inner-CV loss %.5f +- %.5f) among %d candidates",
+            self.chosen_name_,
+            mean[chosen],
+            se[chosen],
+            n_cand,
+        )
+
+    def _candidates(self, seed: int) -> list[_Candidate]:
+        """The candidates to score, simplest first (stable within a tier)."""
+        from autoens.selectors import get_selector
+
+        default = self.candidates is None
+        entries = default_candidates(self.metric_) if default else self.candidates
+        if entries is None or not len(entries):
+            raise ValueError("candidates is empty; pass at least one selector.")
+        out = []
+        for entry in entries:
+            if isinstance(entry, BaseSelector):
+                template = get_selector(entry, random_state=seed)
+                name, params = type(entry).__name__, {}
+            elif isinstance(entry, str):
+                template, name, params = get_selector(entry, seed), entry, {}
+            elif (
+                isinstance(entry, tuple | list)
+                and len(entry) == 2
+                and isinstance(entry[0], str)
+                and isinstance(entry[1], dict)
+            ):
+                name, params = entry[0], dict(entry[1])
+                template = get_selector(name, random_state=seed)
+                try:
+                    template.set_params(**params)
+                except ValueError as exc:
+                    raise ValueError(f"candidate {entry!r}: {exc}") from None
+            else:
+                raise ValueError(
+                    "each candidate must be a selector name, a (name, params) pair "
+                    f"or a BaseSelector instance; got {entry!r}."
+                )
+            if isinstance(template, AutoSelector):
+                raise ValueError("AutoSelector cannot be its own candidate.")
+            out.append(_Candidate(name, params, template, default))
+        return sorted(out, key=lambda c: c.tier)
+
+    def _score(
+        self,
+        cands: list[_Candidate],
+        reasons: list[str],
+        P: np.ndarray,
+        y: np.ndarray,
+        X: np.ndarray | None,
+        configs: list[dict[str, Any]] | None,
+        folds: list[tuple[np.ndarray, np.ndarray]],
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+        """Held-out loss (n_candidates, n_folds), members used, seconds, errors.
+
+        Each candidate runs on every fold; the held-out predictions fill one OOF
+        tensor (the folds partition the rows), scored fold by fold in one batched
+        metric call over all candidates. Past ``time_limit`` the remaining
+        candidates are skipped.
+        """
+        n_cand = len(cands)
+        oof = np.zeros((n_cand, *P.shape[1:]), dtype=np.float32)
+        members = np.zeros((n_cand, len(folds)))
+        seconds = np.zeros(n_cand)
+        errors = list(reasons)
+        start = time.perf_counter()
+        started = False
+        for c, cand in enumerate(cands):
+            if errors[c]:
+                continue
+            elapsed = time.perf_counter() - start
+            if started and self.time_limit is not None and elapsed > self.time_limit:
+                errors[c] = f"skipped: time_limit={self.time_limit:g}s reached"
+                continue
+            started = True
+            for f, (train, test) in enumerate(folds):
+                fold_X = None if X is None else (X[train], X[test])
+                try:
+                    oof[c, test], members[c, f] = _fit_predict(
+                        cand.template, P, y, train, test, fold_X, configs, self.metric_
+                    )
+                except (ValueError, RuntimeError, np.linalg.LinAlgError) as exc:
+                    errors[c] = f"failed: {type(exc).__name__}: {exc}"
+                    logger.warning("auto: candidate %s failed: %s", cand.label, exc)
+                    break
+            seconds[c] = time.perf_counter() - start - elapsed
+        skipped = sum(e.startswith("skipped: time") for e in errors)
+        if skipped:
+            logger.warning(
+                "auto: time_limit=%gs reached; %d of %d candidates not scored",
+                self.time_limit,
+                skipped,
+                n_cand,
+            )
+        ok = np.array([not e for e in errors])
+        losses = np.full((n_cand, len(folds)), np.nan)
+        for f, (_, test) in enumerate(folds):
+            try:
+                losses[ok, f] = self.metric_.loss(y[test], oof[ok][:, test])
+            except ValueError as exc:  # e.g. ROC AUC of a one-class fold
+                logger.warning("auto: inner fold %d not scored: %s", f, exc)
+        return losses, members, seconds, errors
+
+    def _choose(
+        self, mean: np.ndarray, se: np.ndarray, tiers: np.ndarray, usable: np.ndarray
+    ) -> int:
+        """Index of the chosen candidate (one-standard-error rule, see the class)."""
+        finite = usable & np.isfinite(mean)
+        if not finite.any():
+            # Nothing could be scored (tiny data): the simplest usable candidate.
+            logger.warning("auto: no candidate could be scored; using the simplest")
+            return int(np.flatnonzero(usable)[0])
+        best = int(np.flatnonzero(finite)[np.argmin(mean[finite])])
+        if not self.one_standard_error:
+            return best
+        slack = se[best] if np.isfinite(se[best]) else 0.0
+        eligible = finite & (mean <= mean[best] + slack + 1e-12)
+        idx = np.flatnonzero(eligible)
+        # Simplest tier first, then the lower mean loss, then candidate order.
+        return int(idx[np.lexsort((idx, mean[idx], tiers[idx]))[0]])
+
+    def combine(
+        self, P: Any, X: Any = None, *, exclude_self: bool = False
+    ) -> np.ndarray:
+        """The chosen selector's ensemble prediction (see its ``combine``)."""
+        check_is_fitted(self)
+        P = self._check_combine_input(P)
+        if self.chosen_.is_dynamic:
+            return self.chosen_.combine(P, X=X, exclude_self=exclude_self)
+        return self.chosen_.combine(P, X=X)
+
+
+class _Candidate:
+    """One candidate: registry name, grid parameters, unfitted template."""
+
+    def __init__(
+        self, name: str, params: dict[str, Any], template: BaseSelector, default: bool
+    ) -> None:
+        self.name = name
+        self.params = params
+        self.template = template
+        self.default = default
+        self.tier = _tier(template)
+        self.label = _describe(name, params)
+
+
+def _skip_reason(cand: _Candidate, have_X: bool, max_k: int) -> str:
+    """Why a candidate cannot be scored on this data ("" if it can)."""
+    template = cand.template
+    if template.is_dynamic and not have_X and _needs_X(template):
+        return "skipped: needs X (the competence features) to find neighbours"
+    k = cand.params.get("k")
+    if cand.default and isinstance(k, int) and k > max_k:
+        return f"skipped: k={k} but an inner training fold has only {max_k + 1} rows"
+    return ""
+
+
+def _check_time_limit(limit: Any) -> None:
+    if limit is not None and (
+        isinstance(limit, bool) or not isinstance(limit, int | float) or not limit > 0
+    ):
+        raise ValueError(
+            f"time_limit must be a positive number of seconds or None, got {limit!r}."
+        )
+
+
+def _check_features(X: Any) -> np.ndarray | None:
+    if X is None:
+        return None
+    try:
+        X = np.asarray(X, dtype=np.float32)
+    except (TypeError, ValueError):
+        raise ValueError(
+            "X must be numeric features (the competence space: encoded and scaled, "
+            "see autoens.ensemble.CompetenceSpace), not a raw mixed-type table."
+        ) from None
+    if X.ndim != 2 or not np.isfinite(X).all():
+        raise ValueError(
+            f"X must be a finite 2-D numeric array, got shape {X.shape} "
+            "(impute missing values first)."
+        )
+    return X
+
+
+def _needs_X(selector: BaseSelector) -> bool:
+    """Dynamic selectors find neighbours in X, except those (KNOP) that use the
+    members' output profiles."""
+    return bool(getattr(type(selector), "_feature_space", True))
+
+
+def _tier(selector: BaseSelector) -> int:
+    if selector.is_dynamic:
+        return _TIER_DYNAMIC
+    if not selector.is_weighted_average:
+        return _TIER_STACKING
+    if isinstance(selector, GreedyEnsembleSelection):
+        return _TIER_GES
+    return _TIER_AVERAGE
+
+
+def _describe(name: str, params: dict[str, Any]) -> str:
+    if not params:
+        return name
+    return f"{name}({', '.join(f'{k}={v!r}' for k, v in params.items())})"
+
+
+def _subsample(y: np.ndarray, max_rows: int | None, seed: int) -> np.ndarray:
+    """Sorted indices of a stratified random subset of ``max_rows`` rows (or all)."""
+    n = y.shape[0]
+    if max_rows is None or n <= max_rows:
+        return np.arange(n)
+    counts = np.bincount(y)
+    stratify = y if counts[counts > 0].min() >= 2 else None
+    subset, _ = train_test_split(
+        np.arange(n), train_size=max_rows, stratify=stratify, random_state=seed
+    )
+    return np.sort(subset)
+
+
+def _inner_folds(
+    y: np.ndarray, n_splits: int, seed: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Stratified shuffled folds; fewer when a class is rarer than ``n_splits``."""
+    n = y.shape[0]
+    if n < 2:
+        return []
+    counts = np.bincount(y)
+    smallest = int(counts[counts > 0].min())
+    if smallest >= 2:
+        splitter: Any = StratifiedKFold(
+            min(n_splits, smallest), shuffle=True, random_state=seed
+        )
+    else:
+        splitter = KFold(min(n_splits, n), shuffle=True, random_state=seed)
+    return list(splitter.split(np.zeros(n), y))
+
+
+def _fit_predict(
+    template: BaseSelector,
+    P: np.ndarray,
+    y: np.ndarray,
+    train: np.ndarray,
+    test: np.ndarray,
+    fold_X: tuple[np.ndarray, np.ndarray] | None,
+    configs: list[dict[str, Any]] | None,
+    metric: Metric,
+) -> tuple[np.ndarray, int]:
+    """Fit a fresh copy on the training rows; predict the held-out rows."""
+    selector = clone(template)
+    X_train, X_test = (None, None) if fold_X is None else fold_X
+    selector.fit(P[:, train], y[train], metric=metric, X=X_train, configs=configs)
+    pred = selector.combine(P[:, test], X=X_test if selector.is_dynamic else None)
+    return np.asarray(pred, dtype=np.float32), len(selector.required_members_)
+
+
+def _mean_se(losses: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-row mean and standard error over the scored folds (NaN when unscored)."""
+    n = losses.shape[1]
+    if n == 0:
+        nan = np.full(losses.shape[0], np.nan)
+        return nan, nan.copy()
+    mean = losses.mean(axis=1)
+    se = losses.std(axis=1, ddof=1) / np.sqrt(n) if n > 1 else np.zeros_like(mean)
+    return mean, se
