@@ -83,6 +83,7 @@ def test_fit_saves_bundle_and_prints_leaderboard(tmp_path, capsys):
     assert list(estimator.classes_) == [0, 1]
     assert list(estimator.feature_names_in_) == list(X.columns)
     assert len(estimator.leaderboard_) == 3
+    assert estimator.search == "tpe"  # the default strategy
     # every trial shows up in the printed table
     for learner in estimator.leaderboard_["learner"]:
         assert learner in captured.out
@@ -364,3 +365,22 @@ def test_demo_small_budget(capsys):
         auc, accuracy = (float(v) for v in row.split()[-2:])
         assert 0.7 < auc <= 1.0  # pima is hard, but any real model clears 0.7
         assert 0.6 < accuracy <= 1.0
+
+
+def test_fit_search_choices_are_the_search_strategies():
+    from autoens.cli.fit import SEARCH_CHOICES
+    from autoens.search.proposers import SEARCH_STRATEGIES
+
+    assert sorted(SEARCH_CHOICES) == sorted(SEARCH_STRATEGIES)
+
+
+def test_fit_search_option_reaches_the_estimator(tmp_path, capsys):
+    X, y = load_sklearn("breast_cancer")
+    train = tmp_path / "train.csv"
+    _write_csv(train, X, y)
+    out = tmp_path / "model.joblib"
+    args = ["fit", str(train), "--target", "class", "--out", str(out), *FAST]
+    assert main([*args, "--search", "random"]) == 0, capsys.readouterr().err
+    assert joblib.load(out)["estimator"].search == "random"
+    assert main([*args, "--search", "grid"]) == 2
+    assert "invalid choice: 'grid'" in capsys.readouterr().err

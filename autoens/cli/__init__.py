@@ -13,12 +13,12 @@ import os
 import sys
 
 from autoens import __version__
-from autoens.cli import demo, fit, leaderboard, predict, reselect
+from autoens.cli import benchmark, demo, fit, leaderboard, predict, reselect
 from autoens.cli._common import CLIError, HelpFormatter, short_warnings
 
 __all__ = ["build_parser", "main"]
 
-_COMMANDS = (fit, predict, leaderboard, reselect, demo)
+_COMMANDS = (fit, predict, leaderboard, reselect, benchmark, demo)
 
 DESCRIPTION = """\
 autoens: AutoML by post-hoc ensemble selection for tabular classification.
@@ -33,6 +33,8 @@ examples:
   autoens leaderboard model.joblib
   autoens reselect model.joblib --selector single_best --out model2.joblib
   autoens predict model.joblib new.csv --proba --out probabilities.csv
+  autoens benchmark run benchmarks/suites/smoke.toml --out results/smoke
+  autoens benchmark report results/smoke
 """
 
 

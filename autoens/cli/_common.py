@@ -333,3 +333,57 @@ def weights_text(estimator: Any) -> str:
         }
     )
     return format_table(table, numeric=("trial", "weight", score))
+
+
+def selector_name(estimator: Any) -> str:
+    """The selector as users named it; for ``auto``, also the one it chose."""
+    selector = getattr(estimator, "selector_", None)
+    chosen = getattr(selector, "chosen_name_", None)
+    given = estimator.selector if isinstance(estimator.selector, str) else None
+    name = given or type(selector).__name__
+    return f"{name} -> {chosen}" if chosen else name
+
+
+def ensemble_summary(estimator: Any) -> str:
+    """Which selector built the ensemble and how many members must run to predict.
+
+    A dynamic ensemble picks members per row, so it runs the whole library.
+    """
+    selector = getattr(estimator, "selector_", None)
+    ensemble = getattr(estimator, "ensemble_", None)
+    if selector is None or ensemble is None:
+        return ""
+    n_required = getattr(estimator, "n_required_", len(ensemble.required))
+    n_models = len(estimator.library_)
+    kind = "dynamic, per-row" if selector.is_dynamic else "static"
+    return (
+        f"ensemble: {selector_name(estimator)} ({kind}); n_required={n_required} "
+        f"of {n_models} library members run at predict time"
+    )
+
+
+def selector_leaderboard_text(estimator: Any, top: int | None = None) -> str:
+    """The candidates ``selector="auto"`` scored, best inner-CV score first ("" if
+    the model was not fit with ``auto``)."""
+    board = getattr(estimator, "selector_leaderboard_", None)
+    if board is None or not len(board):
+        return ""
+    shown = board if top is None else board.head(top)
+    score = f"cv_{_score_name(estimator)}"
+    table = pd.DataFrame(
+        {
+            "candidate": shown["candidate"].astype(str),
+            "params": shown["params"].map(_short_params),
+            "kind": shown["kind"].astype(str),
+            score: shown["mean_score"].map(lambda s: "" if pd.isna(s) else f"{s:.4f}"),
+            "se": shown["se"].map(lambda s: "" if pd.isna(s) else f"{s:.4f}"),
+            "members": shown["members"].map(lambda m: f"{m:.1f}"),
+            "fit_time": shown["fit_time"].map(lambda t: f"{t:.2f}s"),
+            "chosen": shown["chosen"].map(lambda c: "*" if c else ""),
+        }
+    )
+    text = format_table(table, numeric=(score, "se", "members", "fit_time"))
+    hidden = len(board) - len(shown)
+    if hidden > 0:
+        text += f"\n... {hidden} more candidate{'s' if hidden > 1 else ''}"
+    return text

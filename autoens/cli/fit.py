@@ -9,6 +9,7 @@ from typing import Any
 from autoens.cli._common import (
     CLIError,
     HelpFormatter,
+    ensemble_summary,
     fold_count,
     leaderboard_text,
     log_to_stderr,
@@ -16,6 +17,7 @@ from autoens.cli._common import (
     positive_int,
     read_csv,
     save_bundle,
+    selector_leaderboard_text,
     unknown_column_message,
 )
 
@@ -38,6 +40,9 @@ examples:
   autoens fit train.csv --target class --time-limit 300 --n-jobs -1 --out model.joblib
   autoens fit train.csv --target class --cache-dir cache/  # reruns reuse trials
 """
+
+
+SEARCH_CHOICES = ("tpe", "random", "divbo", "bo")
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -77,11 +82,22 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "accuracy (default: %(default)s)",
     )
     search.add_argument(
+        "--search",
+        # autoens.search.proposers.SEARCH_STRATEGIES, spelled out so `--help` does
+        # not import Optuna (tests/test_cli.py keeps the two equal).
+        choices=SEARCH_CHOICES,
+        default="tpe",
+        help="what to try next: tpe (Optuna's TPE), random, divbo (diversity-aware "
+        "Bayesian optimisation) or bo (divbo without the diversity term) "
+        "(default: %(default)s)",
+    )
+    search.add_argument(
         "--selector",
         default="ges",
         metavar="NAME",
-        help="ensemble selector, e.g. ges (greedy ensemble selection) "
-        "(default: %(default)s)",
+        help="ensemble selector, e.g. ges (greedy ensemble selection), stacking, "
+        "knora-e (dynamic: runs every member at predict time), or auto (chosen by "
+        "inner cross-validation) (default: %(default)s)",
     )
     search.add_argument(
         "--keep-models",
@@ -194,6 +210,7 @@ def run(args: argparse.Namespace) -> int:
         cv=args.cv,
         metric=args.metric,
         selector=args.selector,
+        search=args.search,
         n_jobs=args.n_jobs,
         cache_dir=args.cache_dir,
         storage=args.storage,
@@ -216,5 +233,9 @@ def run(args: argparse.Namespace) -> int:
     out = save_bundle(estimator, args.target, args.out)
 
     print(leaderboard_text(estimator, top=args.top))
+    print(ensemble_summary(estimator))
+    candidates = selector_leaderboard_text(estimator, top=args.top)
+    if candidates:
+        print(f"\nselectors tried by auto (inner CV):\n{candidates}")
     print(f"\nModel written to {out}")
     return 0

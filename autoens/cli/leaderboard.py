@@ -8,16 +8,20 @@ from typing import Any
 
 from autoens.cli._common import (
     HelpFormatter,
+    ensemble_summary,
     leaderboard_text,
     load_bundle,
     positive_int,
     ranked_leaderboard,
+    selector_leaderboard_text,
 )
 
 DESCRIPTION = """\
 Print the leaderboard of a model saved by `autoens fit`: one row per evaluated
 configuration, best cross-validated score first, with its weight in the ensemble
-("-" when it was not selected).
+("-" when it was not selected). The title line names the selector and how many
+members must run at predict time (n_required: every member for a dynamic selector);
+a model fit with `--selector auto` also lists the selectors it tried.
 """
 
 
@@ -55,9 +59,14 @@ def run(args: argparse.Namespace) -> int:
         board.to_csv(sys.stdout, index=False)
         return 0
     classes = ", ".join(str(c) for c in estimator.classes_)
+    summary = ensemble_summary(estimator)
     print(
         f"target {bundle['target']!r} (classes: {classes}); "
         f"autoens {bundle.get('autoens_version', '?')}"
+        + (f"; {summary}" if summary else "")
     )
     print(leaderboard_text(estimator, top=args.top))
+    candidates = selector_leaderboard_text(estimator, top=args.top)
+    if candidates:
+        print(f"\nselectors tried by auto (inner CV):\n{candidates}")
     return 0

@@ -1,0 +1,489 @@
+"""The benchmark runner: run definitions, both modes, resuming after a kill, failures
+recorded as rows, parallel units (joblib, Dask), OpenML tasks from an offline cache."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+from _openml_cache import TASK_ID, build_openml_cache
+from sklearn.metrics import roc_auc_score
+
+from autoens.benchmark.runner import (
+    ROW_FIELDS,
+    ROWS_FILE,
+    load_rows,
+    plan_units,
+    read_rows,
+    run_suite,
+)
+from autoens.benchmark.suite import Suite, SuiteError, load_suite, suite_from_dict
+from autoens.benchmark.tasks import resolve_tasks
+from autoens.replay import select
+from autoens.search.proposers import SEARCH_STRATEGIES
+from autoens.selectors import SELECTOR_NAMES
+
+REPO = Path(__file__).resolve().parents[1]
+SMOKE = REPO / "benchmarks" / "suites" / "smoke.toml"
+FAST = {"n_trials": 2, "cv": 2, "learners": ["logreg"]}
+
+
+def tiny_suite(tasks, methods=("tpe+ges",), **fields) -> Suite:
+    run = {"name": "tiny", "tasks": list(tasks), "methods": list(methods), "folds": 2}
+    return suite_from_dict({**run, **FAST, **fields})
+
+
+def write_csv_tasks(folder: Path) -> Path:
+    """A good CSV task (breast cancer, 120 rows) and two bad ones (a single class;
+    no label at all)."""
+    from sklearn.datasets import load_breast_cancer
+
+    folder.mkdir()
+    X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    good = X.iloc[:120, :4].copy()
+    good["label"] = np.where(y[:120] == 1, "yes", "no")
+    good.to_csv(folder / "good.csv", index=False)
+    bad = good.copy()
+    bad["label"] = "yes"
+    bad.to_csv(folder / "single_class.csv", index=False)
+    bad["label"] = np.nan
+    bad.to_csv(folder / "no_labels.csv", index=False)
+    return folder
+
+
+# -- run definitions -----------------------------------------------------------------
+
+
+def test_smoke_suite_parses():
+    suite = load_suite(SMOKE)
+    assert suite.name == "smoke"
+    assert suite.mode == "end_to_end"
+    assert suite.folds == (0, 1) and suite.n_folds == 2
+    assert suite.learners == ("logreg", "hist_gb")
+    assert all(m.count("+") == 1 for m in suite.methods)
+
+
+def test_every_shipped_suite_parses():
+    for path in sorted((REPO / "benchmarks" / "suites").glob("*.toml")):
+        suite = load_suite(path)
+        assert suite.tasks and suite.methods, path
+
+
+def test_toml_fields_defaults_and_overrides(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (tmp_path / "s.toml").write_text(
+        """
+[run]
+mode = "replay"
+metric = "log_loss"
+folds = [0, 2]
+seeds = [0, 1]
+n_trials = 4
+time_limit = 30
+cv = 2
+methods = ["TPE+GES", "random+qp"]
+
+[[tasks]]
+id = "csv:data"
+target = "y"
+
+[[tasks]]
+id = "keel:sonar"
+"""
+    )
+    suite = load_suite(tmp_path / "s.toml", overrides={"seeds": [5], "jobs": 2})
+    assert suite.name == "s"  # the file name when [run] has none
+    assert suite.mode == "replay" and suite.metric == "log_loss"
+    assert suite.folds == (0, 2) and suite.n_folds == 3
+    assert suite.seeds == (5,) and suite.jobs == 2  # overrides win
+    assert suite.n_trials == 4 and suite.time_limit == 30.0 and suite.cv == 2
+    assert suite.methods == ("tpe+ges", "random+qp")
+    assert suite.searches == ("tpe", "random")
+    # a relative csv path in a file is relative to that file
+    assert suite.tasks == ({"id": f"csv:{data.resolve()}", "target": "y"}, "keel:sonar")
+    # the resolved definition round-trips through its TOML copy
+    (tmp_path / "copy.toml").write_text(suite.to_toml())
+    assert load_suite(tmp_path / "copy.toml") == suite
+
+
+def test_time_limit_alone_means_no_trial_cap():
+    suite = suite_from_dict(
+        {"tasks": ["keel:sonar"], "methods": ["tpe+ges"], "time_limit": 60}
+    )
+    assert suite.n_trials is None and suite.time_limit == 60.0
+    assert suite_from_dict({"tasks": ["keel:sonar"], "methods": ["tpe+ges"]}).n_trials
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"n_trails": 3}, r"unknown key\(s\) \['n_trails'\].*n_trials"),
+        ({"mode": "fast"}, r"mode: unknown mode 'fast'; valid: end_to_end, replay"),
+        ({"methods": ["tpe"]}, r"must be SEARCH\+SELECTOR.*selectors: .*ges"),
+        ({"methods": ["grid+ges"]}, r"unknown search strategy 'grid'.*tpe"),
+        ({"methods": ["tpe+magic"]}, r"unknown selector 'magic'.*single_best"),
+        ({"methods": ["tpe+ges", "TPE+ges"]}, r"methods: has duplicates"),
+        ({"metric": "f1_macro"}, r"metric: Unknown metric 'f1_macro'"),
+        ({"folds": [0, 3]}, r"folds: fold\(s\) \[3\] do not exist with n_folds = 3"),
+        ({"folds": 4, "n_folds": 3}, r"folds: 4 folds asked of n_folds = 3"),
+        ({"seeds": [0, 0]}, r"seeds: has duplicates"),
+        ({"cv": 1}, r"cv: must be at least 2"),
+        ({"n_trials": "3"}, r"n_trials: expected an integer"),
+        ({"time_limit": -1}, r"time_limit: must be positive"),
+        ({"jobs": 0}, r"jobs: must be a positive count or -1"),
+        ({"learners": ["logreg", "svm"]}, r"learners: .*svm"),
+        ({"tasks": "keel:sonar"}, r"tasks: expected a non-empty list"),
+    ],
+)
+def test_invalid_run_definitions_name_the_key(fields, message):
+    run = {"tasks": ["keel:sonar"], "methods": ["tpe+ges"], **fields}
+    with pytest.raises(SuiteError, match=message):
+        suite_from_dict(run)
+
+
+def test_methods_are_validated_against_the_live_registries():
+    # every registered search strategy and selector is accepted, whatever its name
+    methods = [f"{s}+ges" for s in SEARCH_STRATEGIES]
+    methods += [f"tpe+{s}" for s in SELECTOR_NAMES if s != "ges"]
+    suite = suite_from_dict({"tasks": ["keel:sonar"], "methods": methods})
+    assert len(suite.methods) == len(methods)
+
+
+def test_toml_errors(tmp_path):
+    with pytest.raises(SuiteError, match="run definition not found"):
+        load_suite(tmp_path / "missing.toml")
+    (tmp_path / "bad.toml").write_text("[run\nname = 1")
+    with pytest.raises(SuiteError, match="is not valid TOML"):
+        load_suite(tmp_path / "bad.toml")
+    (tmp_path / "top.toml").write_text('budget = 3\n[run]\nmethods=["tpe+ges"]')
+    with pytest.raises(SuiteError, match=r"unknown top-level key\(s\) \['budget'\]"):
+        load_suite(tmp_path / "top.toml")
+    (tmp_path / "empty.toml").write_text('[run]\nmethods = ["tpe+ges"]\n')
+    with pytest.raises(SuiteError, match="'tasks' is missing or empty"):
+        load_suite(tmp_path / "empty.toml")
+
+
+# -- end to end ----------------------------------------------------------------------
+
+
+def test_end_to_end_rows_and_failing_tasks(tmp_path):
+    folder = write_csv_tasks(tmp_path / "csv")
+    suite = tiny_suite([f"csv:{folder}"], methods=("tpe+ges", "random+single_best"))
+    out = tmp_path / "out"
+    summary = run_suite(suite, out)
+    assert (summary.n_ok, summary.n_failed, summary.n_skipped) == (4, 8, 0)
+    assert "4 ok, 8 failed" in summary.text()
+    assert f"autoens benchmark report {out}" in summary.text()
+
+    rows = read_rows(out)
+    assert len(rows) == 12
+    assert all(list(row) == list(ROW_FIELDS) for row in rows)
+    frame = load_rows(out)
+    assert list(frame.columns) == list(ROW_FIELDS)
+    ok = frame[frame["status"] == "ok"]
+    failed = frame[frame["status"] == "failed"]
+    assert set(ok["task"]) == {"csv:good"}
+    assert set(failed["task"]) == {"csv:single_class", "csv:no_labels"}
+    # each failure says what was wrong; the run went on
+    one_class = failed[failed["task"] == "csv:single_class"]
+    assert one_class["error"].str.contains("has a single class").all()
+    assert (one_class[["n_rows", "n_features", "n_classes"]] == [120, 4, 1]).all().all()
+    no_labels = failed[failed["task"] == "csv:no_labels"]
+    message = r"'label' of .*no_labels.csv has 120 missing value"
+    assert no_labels["error"].str.contains(message).all()
+    assert (no_labels["n_rows"] == 0).all()  # the data could not be loaded
+    assert failed["test_score"].isna().all() and failed["val_score"].isna().all()
+
+    assert (ok["source"] == "csv").all() and (ok["mode"] == "end_to_end").all()
+    assert (ok["metric"] == "roc_auc").all()
+    assert ok["test_score"].between(0.5, 1).all()
+    assert ok["val_score"].between(0.5, 1).all()
+    assert ok["single_best_test_score"].between(0.5, 1).all()
+    assert (ok["test_log_loss"] > 0).all()
+    assert (ok["n_members"] >= 1).all() and (ok["n_trials"] == 2).all()
+    assert (ok[["n_rows", "n_features", "n_classes"]] == [120, 4, 2]).all().all()
+    assert ok["search_time"].isna().all() and (ok["fit_time"] > 0).all()
+    assert frame["finished_at"].dt.tz is not None
+    single = ok[ok["method"] == "random+single_best"]
+    assert np.allclose(single["test_score"], single["single_best_test_score"])
+    assert np.allclose(single["val_score"], single["single_best_val_score"])
+    # per-unit logs, with the traceback of a failure
+    logs = sorted((out / "work" / "logs").rglob("*.log"))
+    assert len(logs) == 12
+    log = out / "work" / "logs" / "csv_single_class" / "fold0-seed0-tpe+ges.log"
+    assert "TaskError" in log.read_text() and "Traceback" in log.read_text()
+    # the copy of the run definition
+    assert load_suite(out / "suite.toml") == suite
+
+
+def test_loss_metrics_are_stored_negated(tmp_path):
+    suite = tiny_suite(["sklearn:iris"], metric="log_loss", folds=[0])
+    run_suite(suite, tmp_path)
+    (row,) = read_rows(tmp_path)
+    assert row["status"] == "ok", row["error"]
+    assert row["metric"] == "neg_log_loss"
+    # higher is better: the score is minus the test log loss of the same predictions
+    assert row["test_score"] == pytest.approx(-row["test_log_loss"])
+    assert row["n_classes"] == 3
+
+
+def test_resume_skips_finished_units_and_runs_new_ones(tmp_path):
+    suite = tiny_suite(["sklearn:wine"], folds=[0])
+    first = run_suite(suite, tmp_path)
+    assert first.n_ok == 1
+    before = read_rows(tmp_path)
+    again = run_suite(suite, tmp_path)
+    assert (again.n_ok, again.n_failed, again.n_skipped) == (0, 0, 1)
+    assert read_rows(tmp_path) == before
+    # a wider suite in the same directory runs only the new units
+    wider = tiny_suite(["sklearn:wine"], folds=[0, 1], methods=("tpe+ges", "tpe+qp"))
+    more = run_suite(wider, tmp_path)
+    assert (more.n_ok, more.n_skipped) == (3, 1)
+    rows = read_rows(tmp_path)
+    assert rows[0] == before[0]
+    assert len({(r["fold"], r["method"]) for r in rows}) == 4
+
+
+def test_resume_refuses_other_settings(tmp_path):
+    run_suite(tiny_suite(["sklearn:wine"], folds=[0]), tmp_path)
+    changed = tiny_suite(["sklearn:wine"], folds=[0], n_trials=3, cv=3)
+    with pytest.raises(SuiteError, match=r"other settings \(n_trials: 2 -> 3; cv: 2"):
+        run_suite(changed, tmp_path)
+
+
+def test_torn_last_line_is_dropped_and_rewritten(tmp_path):
+    suite = tiny_suite(["sklearn:wine"], folds=[0, 1])
+    run_suite(suite, tmp_path)
+    path = tmp_path / ROWS_FILE
+    lines = path.read_text().splitlines(keepends=True)
+    # a kill while the second row was being written leaves half a line
+    path.write_text(lines[0] + lines[1][: len(lines[1]) // 2])
+    assert read_rows(tmp_path) == [json.loads(lines[0])]
+    summary = run_suite(suite, tmp_path)
+    assert (summary.n_ok, summary.n_skipped) == (1, 1)
+    text = path.read_text()
+    assert text.endswith("\n") and len(text.splitlines()) == 2
+    assert sorted(json.loads(x)["fold"] for x in text.splitlines()) == [0, 1]
+
+
+def test_a_corrupt_complete_line_is_an_error(tmp_path):
+    (tmp_path / ROWS_FILE).write_text('{"task": "a"}\nnot json\n{"task": "b"}\n')
+    with pytest.raises(ValueError, match=r"line 2: not a JSON row"):
+        read_rows(tmp_path)
+    # a kill cannot leave a complete line (newline included) that does not parse
+    (tmp_path / ROWS_FILE).write_text('{"task": "a"}\nnot json\n')
+    with pytest.raises(ValueError, match=r"line 2: not a JSON row"):
+        read_rows(tmp_path)
+    # a results directory of a run killed before its first unit has no rows
+    (tmp_path / ROWS_FILE).unlink()
+    (tmp_path / "suite.toml").write_text(tiny_suite(["sklearn:iris"]).to_toml())
+    frame = load_rows(tmp_path)
+    assert frame.empty and list(frame.columns) == list(ROW_FIELDS)
+    with pytest.raises(FileNotFoundError, match="is not a results directory"):
+        load_rows(tmp_path / "elsewhere")
+
+
+def test_retry_failed(tmp_path):
+    folder = write_csv_tasks(tmp_path / "csv")
+    suite = tiny_suite([f"csv:{folder / 'single_class.csv'}"], folds=[0])
+    assert run_suite(suite, tmp_path / "out").n_failed == 1
+    # a failed unit stays failed ...
+    assert run_suite(suite, tmp_path / "out").n_skipped == 1
+    # ... unless retried; the data is fixed meanwhile
+    frame = pd.read_csv(folder / "single_class.csv")
+    frame.loc[::2, "label"] = "no"
+    frame.to_csv(folder / "single_class.csv", index=False)
+    retried = run_suite(suite, tmp_path / "out", retry_failed=True)
+    assert retried.n_ok == 1
+    (row,) = read_rows(tmp_path / "out")  # one row per unit, the failed one replaced
+    assert row["status"] == "ok"
+
+
+# -- replay --------------------------------------------------------------------------
+
+
+def test_replay_one_search_per_strategy_and_every_selector(tmp_path):
+    methods = ("tpe+ges", "tpe+single_best", "tpe+qp", "random+ges")
+    suite = tiny_suite(["sklearn:breast_cancer"], methods=methods, mode="replay")
+    summary = run_suite(suite, tmp_path)
+    assert summary.n_ok == 8, summary.text()
+    frame = load_rows(tmp_path)
+    assert (frame["mode"] == "replay").all()
+    searches = sorted(p.parent.name for p in (tmp_path / "work").rglob("model.joblib"))
+    assert searches == [
+        "fold0-seed0-random",
+        "fold0-seed0-tpe",
+        "fold1-seed0-random",
+        "fold1-seed0-tpe",
+    ]
+    tpe = frame[frame["method"].str.startswith("tpe+")]
+    for _, group in tpe.groupby("fold"):
+        # one search: the same search time, library and single best for every selector
+        assert group["search_time"].nunique() == 1
+        assert group["single_best_test_score"].nunique() == 1
+        assert group["single_best_val_score"].nunique() == 1
+        assert np.allclose(
+            group["fit_time"], group["search_time"] + group["select_time"]
+        )
+        best = group[group["method"] == "tpe+single_best"].iloc[0]
+        assert best["test_score"] == pytest.approx(best["single_best_test_score"])
+
+    # the stored test score is the ROC AUC of the replayed ensemble on the outer fold
+    task = resolve_tasks(["sklearn:breast_cancer"])[0]
+    X, y = task.load()
+    _, test = task.outer_split(1, n_folds=2, seed=0)
+    model = joblib.load(
+        tmp_path / "work/search/sklearn_breast_cancer/fold1-seed0-tpe/model.joblib"
+    )
+    proba = select(model, "qp").predict_proba(X.iloc[test])
+    expected = roc_auc_score(y.iloc[test], proba[:, 1])
+    row = frame[(frame["fold"] == 1) & (frame["method"] == "tpe+qp")].iloc[0]
+    assert row["test_score"] == pytest.approx(expected, abs=1e-6)
+
+
+def test_replay_resume_reuses_the_saved_search(tmp_path):
+    suite = tiny_suite(["sklearn:wine"], folds=[0], mode="replay")
+    run_suite(suite, tmp_path)
+    model = next((tmp_path / "work").rglob("model.joblib"))
+    stamp = model.stat().st_mtime_ns
+    (first,) = read_rows(tmp_path)
+    more = tiny_suite(
+        ["sklearn:wine"], folds=[0], mode="replay", methods=("tpe+ges", "tpe+qp")
+    )
+    assert run_suite(more, tmp_path).n_ok == 1
+    assert model.stat().st_mtime_ns == stamp  # not searched again
+    second = read_rows(tmp_path)[1]
+    assert second["method"] == "tpe+qp"
+    assert second["search_time"] == first["search_time"]
+
+
+# -- parallel ------------------------------------------------------------------------
+
+
+def unit_pids(results: Path) -> set[int]:
+    """Process ids that ran the units, from the unit logs."""
+    logs = (results / "work" / "logs").rglob("*.log")
+    found = {re.search(r" pid (\d+)", log.read_text()) for log in logs}
+    assert None not in found
+    return {int(m.group(1)) for m in found if m is not None}
+
+
+@pytest.mark.slow
+def test_parallel_units_with_joblib(tmp_path):
+    suite = tiny_suite(["sklearn:wine"], jobs=2)
+    summary = run_suite(suite, tmp_path)
+    assert summary.n_ok == 2, summary.text()
+    rows = read_rows(tmp_path)
+    keys = {(r["task"], r["fold"], r["seed"], r["method"]) for r in rows}
+    assert keys == {u.key for u in plan_units(suite, resolve_tasks(suite.tasks))}
+    assert os.getpid() not in unit_pids(tmp_path)  # run in worker processes
+
+
+@pytest.mark.slow
+def test_units_run_on_a_dask_cluster(tmp_path):
+    import dask
+    from distributed import Client, LocalCluster
+
+    suite = tiny_suite(
+        ["sklearn:wine"], methods=("tpe+ges", "tpe+qp"), folds=[0], jobs=2
+    )
+    # the workers start the search's own worker processes: they must not be daemonic
+    with (
+        dask.config.set({"distributed.worker.daemon": False}),
+        LocalCluster(
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+            n_workers=2,
+            threads_per_worker=1,
+        ) as cluster,
+        Client(cluster) as client,
+        joblib.parallel_config(backend="dask"),
+    ):
+        worker_pids = client.run(os.getpid)
+        summary = run_suite(suite, tmp_path)
+    assert summary.n_ok == 2, summary.text()
+    rows = read_rows(tmp_path)
+    assert sorted(r["method"] for r in rows) == ["tpe+ges", "tpe+qp"]
+    # the units ran in the Dask workers' processes
+    assert unit_pids(tmp_path) <= set(worker_pids.values())
+
+
+# -- killed for real -----------------------------------------------------------------
+
+
+def _run_cli(out: Path, log: Path, *extra: str) -> subprocess.Popen:
+    command = [sys.executable, "-m", "autoens", "benchmark", "run", str(SMOKE)]
+    with log.open("w") as fh:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(
+            [*command, "--out", str(out), "-q", *extra],
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+        )
+
+
+@pytest.mark.slow
+def test_resume_after_sigkill(tmp_path):
+    out = tmp_path / "out"
+    extra = ("--methods", "tpe+ges", "tpe+single_best")
+    proc = _run_cli(out, tmp_path / "first.log", *extra)
+    rows_file = out / ROWS_FILE
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and proc.poll() is None:
+        if rows_file.is_file() and rows_file.read_bytes().count(b"\n") >= 1:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, (tmp_path / "first.log").read_text()
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    killed = read_rows(out)
+    assert 1 <= len(killed) < 8
+
+    proc = _run_cli(out, tmp_path / "second.log", *extra)
+    assert proc.wait(timeout=300) == 0, (tmp_path / "second.log").read_text()
+    output = (tmp_path / "second.log").read_text()
+    assert f"{len(killed)} already done, 8 in the suite" in output
+    rows = read_rows(out)
+    assert len(rows) == 8
+    # nothing finished was redone: the first rows are untouched, each unit once
+    assert rows[: len(killed)] == killed
+    keys = [(r["task"], r["fold"], r["seed"], r["method"]) for r in rows]
+    suite = load_suite(SMOKE, overrides={"methods": list(extra[1:])})
+    units = plan_units(suite, resolve_tasks(suite.tasks))
+    assert sorted(keys) == sorted(u.key for u in units)
+    assert all(r["status"] == "ok" for r in rows), [r["error"] for r in rows]
+
+
+# -- OpenML, offline -----------------------------------------------------------------
+
+
+def test_openml_task_from_an_offline_cache(tmp_path):
+    _, _, splits = build_openml_cache(tmp_path / "openml")
+    suite = tiny_suite(
+        [f"openml:task/{TASK_ID}"],
+        folds=[1],
+        openml_cache_dir=str(tmp_path / "openml"),
+    )
+    summary = run_suite(suite, tmp_path / "out")
+    assert summary.n_ok == 1, summary.text()
+    (row,) = read_rows(tmp_path / "out")
+    assert row["task"] == f"openml:task/{TASK_ID}" and row["source"] == "openml"
+    assert (row["n_rows"], row["n_features"], row["n_classes"]) == (150, 5, 3)
+    assert 0.5 < row["test_score"] <= 1
+    # the official fold 1 was the outer split
+    task = resolve_tasks(suite.tasks, openml_cache_dir=suite.openml_cache_dir)[0]
+    train, test = task.outer_split(1, n_folds=99, seed=123)
+    assert np.array_equal(np.sort(test), np.sort(splits[1][1]))
+    assert np.array_equal(np.sort(train), np.sort(splits[1][0]))
