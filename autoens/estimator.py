@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import math
 import os
+import time
+from contextlib import AbstractContextManager
 from numbers import Integral, Real
 from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-from joblib import effective_n_jobs
+from joblib import parallel_config
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
@@ -17,13 +19,18 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from autoens._sklearn import HasMethods, Interval, StrOptions, _fit_context
 from autoens.cache import get_cache
 from autoens.callbacks import BaseCallback, LogCallback, TqdmProgress
-from autoens.ensemble import FittedEnsemble
+from autoens.ensemble import CompetenceSpace, FittedEnsemble
 from autoens.folds import Folds, encode_labels
 from autoens.library import Library
 from autoens.metrics import Metric, get_metric
+from autoens.search.executors import resolve_n_jobs
 from autoens.search.loop import Budget, SearchLoop, TrialRecord, open_study, run_search
-from autoens.search.proposers import SEARCH_STRATEGIES, make_sampler
-from autoens.selectors import get_selector
+from autoens.search.proposers import (
+    SEARCH_STRATEGIES,
+    make_proposer,
+    make_sampler,
+)
+from autoens.selectors import AutoSelector, get_selector
 from autoens.space import get_learners, get_portfolio
 from autoens.tabular import TableSchema
 
@@ -59,16 +66,32 @@ class AutoEnsembleClassifier(ClassifierMixin, BaseEstimator):
         Loss the selector minimises: one of ``autoens.metrics.METRIC_NAMES`` or a
         scikit-learn scorer name such as ``"neg_log_loss"``.
     selector : str or selector object
-        How the ensemble is built from the OOF predictions (``"ges"``,
-        ``"single_best"``, or an object with ``fit`` and ``combine``).
-    search : {"tpe", "random"}
-        Proposer that picks configurations after the warm-start portfolio.
+        How the ensemble is built from the OOF predictions: a name from
+        ``autoens.selectors.SELECTOR_NAMES`` or a ``BaseSelector`` object. Static:
+        ``"ges"`` (greedy ensemble selection), ``"qp"``, ``"qo-es"``,
+        ``"stacking"``, ... Dynamic (members weighted per row by their accuracy on
+        the row's nearest training rows in ``competence_``): ``"knora-e"``,
+        ``"knora-u"``, ``"des-p"``, ``"knop"``, ``"ola"``, ``"meta-des"``; they
+        must run every library member at predict time (``n_required_``).
+        ``"auto"`` chooses among GES, QP, QO-ES, stacking and the dynamic
+        selectors by inner cross-validation on the OOF rows, preferring the simpler
+        static ensemble within one standard error (``selector_leaderboard_``).
+    search : {"tpe", "random", "divbo", "bo"} or proposer object
+        Proposer that picks configurations after the warm-start portfolio: Optuna's
+        TPE or random sampler; ``"divbo"``, diversity-aware Bayesian optimisation
+        (a random-forest EI surrogate plus a pairwise-diversity surrogate against
+        the current greedy-ensemble pool, see ``autoens.search.divbo.DivBO``);
+        ``"bo"``, the same without the diversity term. Pass
+        ``autoens.search.divbo.DivBO(beta=..., ...)`` to set its parameters.
     portfolio : "default", None or list of (learner, params)
         Configurations tried first, in order.
     learners : list of str or LearnerSpec, optional
         Learners to search over (default: every installed default learner).
     n_jobs : int, optional
-        Trials evaluated in parallel (worker processes); -1 uses every core.
+        Trials evaluated in parallel (worker processes); -1 uses every core. Under
+        ``joblib.parallel_config(backend="dask")`` the trials run on the Dask
+        cluster's workers, and None or -1 use every worker thread (README: "Running
+        on a Dask cluster").
     cache_dir : str or path, optional
         Keep OOF predictions and fold models on disk; a later fit on the same data
         reuses every finished candidate.
@@ -82,7 +105,26 @@ class AutoEnsembleClassifier(ClassifierMixin, BaseEstimator):
     keep_models : {"ensemble", "all"}
         Fold models kept on the fitted estimator: only the ensemble members and the
         single best (small to save), or every candidate's, so that ``autoens.select``
-        can re-run any selector without a ``cache_dir``.
+        can re-run any selector without a ``cache_dir``. A dynamic selector keeps
+        every member.
+
+    Attributes
+    ----------
+    selector_ : BaseSelector
+        The fitted selector (for ``"auto"``, ``selector_.chosen_`` is the one used).
+    n_required_ : int
+        Library members that must run at predict time: the distinct ensemble
+        members, or the whole library for a dynamic selector. The ``required``
+        column of ``leaderboard_`` marks them.
+    selector_leaderboard_ : pandas.DataFrame or None
+        With ``selector="auto"``, one row per candidate selector it tried (name,
+        params, mean and standard error of the inner-CV loss, mean score, members,
+        fit time, ``chosen``); None for other selectors.
+    competence_ : autoens.ensemble.CompetenceSpace
+        The numeric feature space (numerics imputed and standardised, categoricals
+        one-hot encoded) where dynamic selectors find neighbours; learned on the
+        training data in every fit, so ``autoens.select`` can switch to a dynamic
+        selector later.
     """
 
     _parameter_constraints: ClassVar[dict] = {
@@ -92,7 +134,7 @@ class AutoEnsembleClassifier(ClassifierMixin, BaseEstimator):
         "cv": [Interval(Integral, 2, None, closed="left")],
         "metric": [str, HasMethods(["loss"])],
         "selector": [str, HasMethods(["fit", "combine"])],
-        "search": [StrOptions(set(SEARCH_STRATEGIES))],
+        "search": [StrOptions(set(SEARCH_STRATEGIES)), HasMethods(["propose"])],
         "portfolio": [StrOptions({"default"}), list, tuple, None],
         "learners": [list, tuple, None],
         "n_jobs": [Integral, None],
@@ -165,6 +207,7 @@ class AutoEnsembleClassifier(ClassifierMixin, BaseEstimator):
     def fit(self, X: Any, y: Any) -> AutoEnsembleClassifier:
         """Search base learners on ``X, y`` and build the ensemble."""
         budget = self._budget()
+        fit_start = time.monotonic()  # what is left after the search goes to "auto"
         X = _check_table(X)
         self.classes_, y_enc = encode_labels(y)
         validate_data(self, X, reset=True, skip_check_array=True)
@@ -193,6 +236,7 @@ class AutoEnsembleClassifier(ClassifierMixin, BaseEstimator):
             make_sampler(self.search, seed),
             portfolio,
         )
+        proposer = make_proposer(self.search, seed)
         callbacks: list[BaseCallback] = []
         if self.verbose > 0:
             callbacks.append(TqdmProgress())
@@ -209,11 +253,26 @@ class AutoEnsembleClassifier(ClassifierMixin, BaseEstimator):
             cache=cache,
             study=study,
             budget=budget,
-            n_jobs=max(1, effective_n_jobs(self.n_jobs)),
+            n_jobs=resolve_n_jobs(self.n_jobs),
             random_state=seed,
             callbacks=callbacks,
+            proposer=proposer,
         )
         records = run_search(loop)
+        with _local_work():
+            self._build(records, y_enc, frame, folds, seed, fit_start)
+        return self
+
+    def _build(
+        self,
+        records: list[TrialRecord],
+        y_enc: np.ndarray,
+        frame: pd.DataFrame,
+        folds: Folds,
+        seed: int,
+        fit_start: float,
+    ) -> None:
+        """Everything after the search: library, leaderboard, competence, ensemble."""
         library = Library.from_records(
             records, y_enc, fingerprint=folds.fingerprint, cache_dir=self.cache_dir
         )
@@ -223,23 +282,54 @@ class AutoEnsembleClassifier(ClassifierMixin, BaseEstimator):
         self.leaderboard_ = self._leaderboard(records)
         self.n_folds_ = folds.n_splits
         self._seed = seed
-        self._assemble(self.selector, self.metric_, seed)
+        # Learned in every fit (cheap), so a dynamic selector can be replayed later.
+        self.competence_ = CompetenceSpace.learn(frame, self.schema_.feature_types)
+        self._assemble(
+            self.selector,
+            self.metric_,
+            seed,
+            time_limit=self._selection_time(time.monotonic() - fit_start),
+        )
         if self.keep_models == "ensemble":
             library.keep_only({*self.ensemble_.required.tolist(), library.best})
-        return self
 
-    def _assemble(self, selector: Any, metric: Metric, seed: int) -> None:
-        """Fit ``selector`` on the library and build the ensemble (fit and replay)."""
+    def _selection_time(self, elapsed: float) -> float | None:
+        """Seconds selection may take after a search of ``elapsed`` seconds: what is
+        left of ``time_limit``, at least the reserve kept back (None: no limit)."""
+        if self.time_limit is None:
+            return None
+        reserve = min(_SELECTION_RESERVE * self.time_limit, _MAX_SELECTION_RESERVE)
+        return max(reserve, self.time_limit - elapsed)
+
+    def _assemble(
+        self, selector: Any, metric: Metric, seed: int, time_limit: float | None = None
+    ) -> None:
+        """Fit ``selector`` on the library and build the ensemble (fit and replay).
+
+        Every selector gets the competence features of the OOF rows as ``X``
+        (static ones ignore them); ``time_limit`` caps ``"auto"``'s search.
+        """
         lib = self.library_
         fitted = get_selector(selector, random_state=seed)
-        fitted.fit(lib.oof, lib.y, metric=metric, configs=lib.configs)
+        if (
+            time_limit is not None
+            and isinstance(fitted, AutoSelector)
+            and fitted.time_limit is None
+        ):
+            fitted.set_params(time_limit=time_limit)
+        competence = getattr(self, "competence_", None)
+        X = None if competence is None else competence.X_train
+        fitted.fit(lib.oof, lib.y, metric=metric, X=X, configs=lib.configs)
         self.ensemble_ = FittedEnsemble(
             lib.fold_models(fitted.required_members_),
             fitted,
             n_models=len(lib),
             n_classes=len(self.classes_),
+            competence=competence,
         )
         self.selector_ = fitted
+        self.n_required_ = self.ensemble_.n_required
+        self.selector_leaderboard_ = getattr(fitted, "selector_leaderboard_", None)
         trials = pd.Index(lib.trials, name="trial")
         self.weights_ = pd.Series(
             np.asarray(fitted.weights_, dtype=np.float64), index=trials, name="weight"
@@ -248,6 +338,8 @@ class AutoEnsembleClassifier(ClassifierMixin, BaseEstimator):
         self.best_trial_ = lib.trials[lib.best]
         board = self.leaderboard_.copy()
         board["weight"] = board["trial"].map(self.weights_).fillna(0.0)
+        required = {lib.trials[int(i)] for i in self.ensemble_.required}
+        board["required"] = board["trial"].isin(required)
         self.leaderboard_ = board
 
     def _leaderboard(self, records: list[TrialRecord]) -> pd.DataFrame:
@@ -293,7 +385,8 @@ class AutoEnsembleClassifier(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities of the ensemble, columns ordered as ``classes_``."""
         frame = self._transform(X)
-        return self.ensemble_.predict_proba(frame)
+        with _local_work():
+            return self.ensemble_.predict_proba(frame)
 
     def predict(self, X: Any) -> np.ndarray:
         """Most probable class of each row."""
@@ -308,7 +401,20 @@ class AutoEnsembleClassifier(ClassifierMixin, BaseEstimator):
         """
         frame = self._transform(X)
         index = self.library_.index_of(trial)
-        return self.library_.predict_proba(frame, [index])[0].astype(np.float64)
+        with _local_work():
+            proba = self.library_.predict_proba(frame, [index])[0]
+        return proba.astype(np.float64)
+
+
+def _local_work() -> AbstractContextManager[Any]:
+    """Run in this process whatever joblib backend the caller set.
+
+    Under ``parallel_config(backend="dask")`` only the trials belong on the cluster:
+    scikit-learn's own ``joblib.Parallel`` calls inside preprocessing and selectors
+    would otherwise be shipped there as tiny tasks (the dask backend ignores
+    ``n_jobs=1``), costing round trips and hanging if a worker restarts meanwhile.
+    """
+    return parallel_config(backend="sequential")
 
 
 def _check_table(X: Any) -> Any:

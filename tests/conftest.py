@@ -8,7 +8,6 @@ import pytest
 from sklearn.datasets import load_breast_cancer, load_wine
 
 # A fit that takes a few seconds: two fast learners, three trials, two folds.
-FAST = {"n_trials": 3, "cv": 2, "learners": ["logreg", "hist_gb"], "random_state": 0}
 
 
 @pytest.fixture(scope="session")

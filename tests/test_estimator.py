@@ -6,10 +6,10 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import FAST
 from sklearn.metrics import roc_auc_score
 
 from autoens import AutoEnsembleClassifier, SearchError
+from autoens.testing import FAST_FIT as FAST
 from autoens.testing import fake_learner
 
 
