@@ -296,6 +296,8 @@ def main(argv: list[str] | None = None) -> int:
                 )
     rows = pd.read_csv(csv)
     rows = rows[rows["dataset"].isin(args.datasets) & rows["fold"].isin(args.folds)]
+    # The base methods as before, plus only the variants asked for in this run.
+    rows = rows[rows["method"].isin([*METHODS, *methods])]
     print()
     print(summarise(rows))
     return 0
