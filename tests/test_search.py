@@ -122,6 +122,39 @@ def test_rdb_storage_resumes_an_interrupted_search(tmp_path, binary_data):
     assert (no_cache.leaderboard_["status"] == "ok").all()
 
 
+def test_resume_reruns_a_trial_cancelled_by_the_deadline(tmp_path, binary_data):
+    """A trial cut off by the last run's deadline never ran: resuming runs its config
+    instead of counting it as a spent trial."""
+    X, y = binary_data
+    url = f"sqlite:///{tmp_path / 'run.db'}"
+    base = {
+        **FAST,
+        "learners": ["logreg"],
+        "portfolio": [("logreg", {"C": 1.0})],
+        "storage": url,
+        "cache_dir": tmp_path / "cache",
+    }
+    AutoEnsembleClassifier(**{**base, "n_trials": 1}).fit(X, y)
+    [summary] = optuna.get_all_study_summaries(url)
+    study = optuna.load_study(study_name=summary.study_name, storage=url)
+    [done] = study.trials
+    # What the loop stores for a trial the search's deadline cancelled.
+    study.add_trial(
+        optuna.trial.create_trial(
+            params={**done.params, "logreg__C": 0.05},
+            distributions=done.distributions,
+            state=optuna.trial.TrialState.FAIL,
+            user_attrs={"status": "cancelled", "error": "cancelled after 3.0s"},
+        )
+    )
+    resumed = AutoEnsembleClassifier(**{**base, "n_trials": 2}).fit(X, y)
+    board = resumed.leaderboard_.set_index("trial")
+    assert board["source"].to_dict() == {0: "resumed", 1: "evaluated"}
+    assert (board["status"] == "ok").all()
+    assert board.loc[1, "params"]["C"] == 0.05
+    assert len(study.trials) == 2  # the budget of 2 was met without a new trial
+
+
 def test_parallel_trials(binary_data):
     X, y = binary_data
     model = AutoEnsembleClassifier(**{**FAST, "n_trials": 6, "n_jobs": 2}).fit(X, y)

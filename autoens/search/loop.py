@@ -195,7 +195,13 @@ class SearchLoop:
             if t.state not in (TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED):
                 continue
             self._n_used += 1
-            if t.state != TrialState.COMPLETE or t.user_attrs.get("duplicate_of"):
+            # A trial cancelled by the last run's deadline never ran: its config is
+            # run again (and counted once), like a finished one whose predictions
+            # are gone, rather than spending a trial of the budget on nothing.
+            cancelled = t.user_attrs.get("status") == "cancelled"
+            if t.state != TrialState.COMPLETE and not cancelled:
+                continue
+            if t.user_attrs.get("duplicate_of"):
                 continue
             learner, params = from_optuna_params(t.params)
             if learner not in self.specs:
