@@ -257,6 +257,12 @@ class AutoEnsembleClassifier(ClassifierMixin, BaseEstimator):
             random_state=seed,
             callbacks=callbacks,
             proposer=proposer,
+            # With a cache folder the library can fetch fold models by key later,
+            # so a cache-hit fit loads only those it keeps (keep_models="all": all).
+            load_cached_models=not (
+                isinstance(self.cache_dir, str | os.PathLike)
+                and self.keep_models == "ensemble"
+            ),
         )
         records = run_search(loop)
         with _local_work():

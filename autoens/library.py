@@ -115,6 +115,11 @@ class Library:
         """Drop the fold models of every other member (a saved model stays small)."""
         keep = {int(i) for i in indices}
         self.models = {i: m for i, m in self.models.items() if i in keep}
+        # Members found in a disk cache arrive without models (read lazily): load the
+        # kept ones now, so a saved model predicts without the cache folder.
+        unloaded = keep - self.models.keys()
+        if unloaded and self.cache_dir is not None:
+            self.models.update(self.fold_models(sorted(unloaded)))
 
     def predict_proba(self, X: pd.DataFrame, indices: Sequence[int]) -> np.ndarray:
         """Predictions of the given members on new (converted) data: (k, n, C)."""

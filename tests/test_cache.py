@@ -411,3 +411,19 @@ def test_disk_concurrent_writers_never_tear_an_entry(tmp_path, caplog):
     # Interleaved writers may leave a mismatched set, which get() drops; never more.
     assert all("unusable" in r.getMessage() for r in caplog.records)
     assert seen <= {0.25, 0.75}
+
+
+def test_disk_get_without_models(tmp_path, iris_fit, caplog):
+    cache = DiskCache(tmp_path, FP)
+    entry = make_entry(iris_fit)
+    cache.put(entry)
+    light = cache.get(entry.key, load_models=False)
+    assert light is not None and light.models is None
+    np.testing.assert_array_equal(light.oof, entry.oof.astype(np.float32))
+    assert light.meta == cache.get(entry.key).meta
+    # a missing models file is still noticed, and the entry removed for recompute
+    (cache.folder / f"{entry.key}.models.joblib").unlink()
+    with caplog.at_level(logging.WARNING, logger="autoens"):
+        assert cache.get(entry.key, load_models=False) is None
+    assert "missing" in caplog.text
+    assert files(cache.folder) == []

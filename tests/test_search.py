@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 import warnings
 from pathlib import Path
 
+import joblib
 import numpy as np
 import optuna
 import pytest
@@ -83,6 +85,57 @@ def test_second_fit_reuses_every_candidate_from_cache_dir(tmp_path, mixed_data):
     # other data (or folds) never sees those entries
     other = AutoEnsembleClassifier(**{**params, "cv": 3}).fit(X, y)
     assert set(other.leaderboard_["source"]) == {"evaluated"}
+
+
+def test_cache_hit_fit_loads_only_the_fold_models_it_keeps(
+    tmp_path, binary_data, monkeypatch
+):
+    X, y = binary_data
+    cache_dir = tmp_path / "cache"
+    params = {**FAST, "n_trials": 5, "cache_dir": cache_dir}
+    first = AutoEnsembleClassifier(**params).fit(X, y)
+    entries = len(list(cache_dir.rglob("*.models.joblib")))
+    assert entries == 5
+
+    loaded: list[str] = []
+    real_load = joblib.load
+
+    def counting_load(f, *args, **kwargs):
+        loaded.append(getattr(f, "name", str(f)))
+        return real_load(f, *args, **kwargs)
+
+    monkeypatch.setattr(joblib, "load", counting_load)
+    second = AutoEnsembleClassifier(**params).fit(X, y)
+    assert set(second.leaderboard_["source"]) == {"cache"}
+    kept = set(second.library_.models)
+    assert kept == {*second.ensemble_.required.tolist(), second.library_.best}
+    # Only the kept members' fold models were read (members may be read twice: once
+    # for the ensemble, once to keep them), never the other candidates'.
+    assert {Path(name).name for name in loaded} == {
+        f"{second.library_.keys[i]}.models.joblib" for i in kept
+    }
+    assert len(kept) < entries
+    np.testing.assert_allclose(second.predict_proba(X), first.predict_proba(X))
+    # what is kept is in memory: the saved model predicts without the cache folder
+    monkeypatch.undo()
+    path = tmp_path / "model.joblib"
+    joblib.dump(second, path)
+    shutil.rmtree(cache_dir)
+    restored = joblib.load(path)
+    np.testing.assert_allclose(restored.predict_proba(X), first.predict_proba(X))
+    best = restored.best_trial_
+    np.testing.assert_allclose(
+        restored.predict_proba_member(X, best), first.predict_proba_member(X, best)
+    )
+
+
+def test_cache_hit_fit_with_keep_models_all_holds_every_model(tmp_path, binary_data):
+    X, y = binary_data
+    params = {**FAST, "cache_dir": tmp_path, "keep_models": "all"}
+    AutoEnsembleClassifier(**params).fit(X, y)
+    again = AutoEnsembleClassifier(**params).fit(X, y)
+    assert set(again.leaderboard_["source"]) == {"cache"}
+    assert set(again.library_.models) == set(range(len(again.library_)))
 
 
 def test_corrupt_cache_entry_is_recomputed(tmp_path, binary_data, caplog):

@@ -31,13 +31,14 @@ class CacheEntry:
     """One evaluated base-learner config.
 
     ``oof`` is the float32 ``(n_samples, n_classes)`` out-of-fold probability matrix,
-    ``models`` the fitted fold models (picklable with joblib), ``meta`` JSON-able facts
-    about the run (learner, params, loss, fit_time, predict_time, ...).
+    ``models`` the fitted fold models (picklable with joblib; None when a disk entry
+    was read with ``load_models=False``), ``meta`` JSON-able facts about the run
+    (learner, params, loss, fit_time, predict_time, ...).
     """
 
     key: str
     oof: np.ndarray
-    models: list[Any]
+    models: list[Any] | None
     meta: dict[str, Any]
 
 

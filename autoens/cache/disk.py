@@ -104,11 +104,18 @@ class DiskCache:
         _atomic_write(record_path, lambda f: f.write(text.encode("utf-8")))
         _fsync_dir(self.folder)
 
-    def get(self, key: str) -> CacheEntry | None:
+    def get(self, key: str, *, load_models: bool = True) -> CacheEntry | None:
+        """The entry, or None if absent or untrustworthy (then it is removed).
+
+        ``load_models=False`` reads the OOF matrix and metadata only (``models`` is
+        None): a search resuming from a large cache needs every candidate's
+        predictions but only the ensemble members' fold models, which the
+        :class:`~autoens.library.Library` fetches later by key.
+        """
         if not isinstance(key, str) or key not in self:
             return None
         try:
-            return self._load(key)
+            return self._load(key, load_models)
         except _Broken as exc:
             logger.warning(
                 "prediction cache entry %s in %s is unusable (%s); removing it so it "
@@ -122,7 +129,7 @@ class DiskCache:
                     path.unlink(missing_ok=True)
             return None
 
-    def _load(self, key: str) -> CacheEntry | None:
+    def _load(self, key: str, load_models: bool = True) -> CacheEntry | None:
         npy_path, models_path, record_path = self._paths(key)
         try:
             record = json.loads(record_path.read_bytes())
@@ -163,6 +170,10 @@ class DiskCache:
             )
         if not np.isfinite(oof).all():
             raise _Broken(f"{npy_path.name} contains NaN or infinite values")
+        if not load_models:
+            if not models_path.is_file():
+                raise _Broken(f"{models_path.name} is missing")
+            return CacheEntry(key, oof, None, meta)
         models = _read_verified(models_path, sha.get("models"), joblib.load)
         if not isinstance(models, list):
             raise _Broken(f"{models_path.name} does not hold a list of models")

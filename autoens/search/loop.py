@@ -25,7 +25,7 @@ import optuna
 import pandas as pd
 from optuna.trial import TrialState
 
-from autoens.cache import CacheEntry, PredictionCache, make_key
+from autoens.cache import CacheEntry, DiskCache, PredictionCache, make_key
 from autoens.callbacks import BaseCallback
 from autoens.folds import Folds
 from autoens.metrics import Metric
@@ -116,6 +116,7 @@ class SearchLoop:
         random_state: int,
         callbacks: Sequence[BaseCallback],
         proposer: Proposer | None = None,
+        load_cached_models: bool = True,
     ) -> None:
         self.X, self.y, self.folds = X, y, folds
         # None: the study's sampler proposes; else our proposer, via enqueue + ask.
@@ -128,6 +129,9 @@ class SearchLoop:
         self.metric, self.cache, self.study = metric, cache, study
         self.budget, self.n_jobs, self.random_state = budget, n_jobs, random_state
         self.callbacks = callbacks
+        # False: candidates found in a disk cache come without their fold models,
+        # which the library loads later for the ensemble members only.
+        self.load_cached_models = load_cached_models
         self.records: list[TrialRecord] = []
         self._losses: dict[
             str, float
@@ -207,13 +211,18 @@ class SearchLoop:
             if learner not in self.specs:
                 continue
             key = make_key(learner, params, self.cache.fingerprint)
-            entry = self.cache.get(key)
+            entry = self._cached(key)
             if entry is not None:
                 self._losses[key] = float(entry.meta["loss"])
                 self._record(self._from_entry(t.number, entry, "resumed"))
             else:
                 replay.append(_Job(t.number, learner, params, key, trial=None))
         return replay
+
+    def _cached(self, key: str) -> CacheEntry | None:
+        if self.load_cached_models or not isinstance(self.cache, DiskCache):
+            return self.cache.get(key)
+        return self.cache.get(key, load_models=False)
 
     # --- ask
     def _history(self) -> SearchHistory:
@@ -264,7 +273,7 @@ class SearchLoop:
             else:
                 self.study.tell(trial, state=TrialState.PRUNED)
             return None
-        entry = self.cache.get(key)
+        entry = self._cached(key)
         if entry is not None:
             self._losses[key] = float(entry.meta["loss"])
             self.study.tell(trial, self._losses[key])
