@@ -211,3 +211,10 @@ def test_cli_shows_n_required(mixed_data, tmp_path, capsys):
     assert "cv_roc_auc" in out and "knora-e" in out
     assert main(["leaderboard", str(model)]) == 0
     assert "selectors tried by auto" in capsys.readouterr().out
+    # with --top 1 the chosen candidate is still listed (marked *), whatever its rank
+    assert main(["leaderboard", str(model), "--top", "1"]) == 0
+    out = capsys.readouterr().out
+    section = out[out.index("selectors tried by auto") :]
+    chosen = [line for line in section.splitlines() if line.rstrip().endswith("*")]
+    assert len(chosen) == 1
+    assert "more candidates" in section

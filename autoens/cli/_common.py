@@ -369,6 +369,9 @@ def selector_leaderboard_text(estimator: Any, top: int | None = None) -> str:
     if board is None or not len(board):
         return ""
     shown = board if top is None else board.head(top)
+    if not shown["chosen"].any():
+        # The 1-SE rule often picks a simpler candidate below the top rows: show it.
+        shown = pd.concat([shown, board[board["chosen"]]])
     score = f"cv_{_score_name(estimator)}"
     table = pd.DataFrame(
         {
