@@ -297,6 +297,9 @@ class AutoEnsembleClassifier(ClassifierMixin, BaseEstimator):
             time_limit=self._selection_time(time.monotonic() - fit_start),
         )
         if self.keep_models == "ensemble":
+            # The ensemble already holds its members' fold models: hand them to the
+            # library rather than read them from the cache a second time.
+            library.models.update(self.ensemble_.members)
             library.keep_only({*self.ensemble_.required.tolist(), library.best})
 
     def _selection_time(self, elapsed: float) -> float | None:

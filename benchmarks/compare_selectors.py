@@ -34,15 +34,11 @@ from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
 from autoens import AutoEnsembleClassifier
-from autoens.benchmark.tasks import load_keel
+from autoens.benchmark.tasks import KEEL_DEV12, load_keel
 from autoens.folds import encode_labels
 from autoens.metrics import get_metric
 from autoens.selectors import SELECTOR_NAMES, get_selector
 
-DEV12 = (
-    "sonar wdbc crx pima vehicle german contraceptive segment splice spambase "
-    "phoneme satimage"
-).split()
 METRICS = {"roc_auc": "roc_auc", "balanced_accuracy": "balanced_error_rate"}
 REFERENCE = "ges"
 # Compared by default (those registered in this version); Oracle is left out because it
@@ -168,7 +164,7 @@ def summarise(rows: pd.DataFrame) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--datasets", nargs="+", default=DEV12)
+    parser.add_argument("--datasets", nargs="+", default=list(KEEL_DEV12))
     parser.add_argument("--folds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--trials", type=int, default=16)
     parser.add_argument(

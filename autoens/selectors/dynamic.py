@@ -447,7 +447,7 @@ class DESP(DynamicSelector):
         return competence > 1.0 / self.n_classes_
 
 
-class KNOP(DynamicSelector):
+class KNOP(KNORAU):
     """K-Nearest Output Profiles: KNORA-U whose neighbours are the fit rows with the
     most similar pool outputs (Euclidean on the members' probabilities). Needs no
     features: ``X`` is ignored."""
@@ -455,29 +455,9 @@ class KNOP(DynamicSelector):
     _feature_space: ClassVar[bool] = False
     _profile_space: ClassVar[bool] = True
 
-    def __init__(
-        self,
-        *,
-        k: int = 7,
-        voting: str = "soft",
-        mode: str = "weighting",
-        skip_agreed: bool = True,
-        random_state: int | np.random.Generator | None = None,
-    ) -> None:
-        super().__init__(
-            k=k,
-            voting=voting,
-            mode=mode,
-            skip_agreed=skip_agreed,
-            random_state=random_state,
-        )
-
     def _competence(self, P, X, self_index):
         nbr = self._profile_neighbours(P, self_index)
         return self.correct_[nbr].sum(axis=1, dtype=np.float64)
-
-    def _select(self, competence):
-        return competence > 0
 
 
 class OLA(DynamicSelector):
