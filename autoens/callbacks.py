@@ -5,10 +5,9 @@ from __future__ import annotations
 import logging
 import math
 import time
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
-if TYPE_CHECKING:
-    from autoens.search.loop import TrialRecord
+from autoens.trials import TrialRecord
 
 logger = logging.getLogger("autoens")
 

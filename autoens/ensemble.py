@@ -10,9 +10,10 @@ import numpy as np
 import pandas as pd
 from sklearn.compose import ColumnTransformer
 
-from autoens.search.evaluate import member_proba
-from autoens.space import FeatureTypes
-from autoens.space.learners import _dense_preprocessor
+from autoens.members import predict_member
+from autoens.space.preprocessing import dense_preprocessor
+from autoens.space.registry import FeatureTypes
+from autoens.task import ClassificationTask
 
 __all__ = ["CompetenceSpace", "FittedEnsemble"]
 
@@ -38,7 +39,7 @@ class CompetenceSpace:
     @classmethod
     def learn(cls, frame: pd.DataFrame, feature_types: FeatureTypes) -> CompetenceSpace:
         """Fit the preprocessing on the converted training frame (schema layout)."""
-        transformer = _dense_preprocessor(feature_types)
+        transformer = dense_preprocessor(feature_types)
         X_train = np.asarray(transformer.fit_transform(frame), dtype=np.float32)
         return cls(transformer=transformer, X_train=X_train)
 
@@ -52,7 +53,7 @@ class CompetenceSpace:
 
 
 class FittedEnsemble:
-    """``predict_proba(X) = selector.combine(member predictions)``.
+    """``predict(X) = task.finalize(selector.combine(member predictions))``.
 
     It holds the fold models of ``selector.required_members_`` only: a static ensemble
     rarely needs more than a handful of the library, while a dynamic one chooses
@@ -67,12 +68,12 @@ class FittedEnsemble:
         selector: Any,
         *,
         n_models: int,
-        n_classes: int,
+        task: Any,
         competence: CompetenceSpace | None = None,
     ) -> None:
         self.selector = selector
         self.n_models = n_models
-        self.n_classes = n_classes
+        self.task = task
         self.required = np.asarray(selector.required_members_, dtype=np.int64)
         missing = [int(i) for i in self.required if int(i) not in members]
         if missing:
@@ -94,22 +95,29 @@ class FittedEnsemble:
     def is_dynamic(self) -> bool:
         return bool(self.selector.is_dynamic)
 
-    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        n_classes = self.n_classes
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """The ensemble's prediction rows for converted data (class probabilities for
+        classification), float64."""
         required = np.stack(
-            [member_proba(self.members[int(i)], X, n_classes) for i in self.required]
+            [predict_member(self.members[int(i)], X, self.task) for i in self.required]
         )
         if self.selector.is_dynamic or not self.selector.is_weighted_average:
-            full = np.zeros((self.n_models, len(X), self.n_classes), dtype=np.float32)
+            n_outputs = self.task.n_outputs
+            full = np.zeros((self.n_models, len(X), n_outputs), dtype=np.float32)
             full[self.required] = required
             if self.selector.is_dynamic:
                 assert self.competence is not None  # checked in __init__
-                proba = self.selector.combine(full, X=self.competence.transform(X))
+                combined = self.selector.combine(full, X=self.competence.transform(X))
             else:
-                proba = self.selector.combine(full, X=X)
+                combined = self.selector.combine(full, X=X)
         else:
             # A weighted average needs no zero predictions for the unused members.
             weights = np.asarray(self.selector.weights_, dtype=np.float32)
-            proba = np.tensordot(weights[self.required], required, axes=1)
-        proba = np.clip(np.asarray(proba, dtype=np.float64), 0.0, None)
-        return proba / proba.sum(axis=1, keepdims=True)
+            combined = np.tensordot(weights[self.required], required, axes=1)
+        return self.task.finalize(combined)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        if "task" not in state:  # saved by autoens 0.1, which knew only classes
+            n_classes = state.pop("n_classes")
+            state["task"] = ClassificationTask(classes=np.arange(n_classes))
+        self.__dict__.update(state)

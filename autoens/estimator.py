@@ -20,19 +20,13 @@ from autoens._sklearn import HasMethods, Interval, StrOptions, _fit_context
 from autoens.cache import get_cache
 from autoens.callbacks import BaseCallback, LogCallback, TqdmProgress
 from autoens.ensemble import CompetenceSpace, FittedEnsemble
-from autoens.folds import Folds, encode_labels
 from autoens.library import Library
 from autoens.metrics import Metric, get_metric
-from autoens.search.executors import resolve_n_jobs
-from autoens.search.loop import Budget, SearchLoop, TrialRecord, open_study, run_search
-from autoens.search.proposers import (
-    SEARCH_STRATEGIES,
-    make_proposer,
-    make_sampler,
-)
 from autoens.selectors import AutoSelector, get_selector
 from autoens.space import get_learners, get_portfolio
 from autoens.tabular import TableSchema
+from autoens.task import ClassificationTask
+from autoens.trials import TrialRecord
 
 # Share of ``time_limit`` kept back for selection and bookkeeping after the search, so
 # that ``fit`` returns within its budget (peers overrun theirs by up to 17 %).
@@ -92,9 +86,12 @@ class AutoEnsembleClassifier(ClassifierMixin, BaseEstimator):
         ``joblib.parallel_config(backend="dask")`` the trials run on the Dask
         cluster's workers, and None or -1 use every worker thread (README: "Running
         on a Dask cluster").
-    cache_dir : str or path, optional
+    cache_dir : str, path or cache object, optional
         Keep OOF predictions and fold models on disk; a later fit on the same data
-        reuses every finished candidate.
+        reuses every finished candidate. Any object implementing
+        ``autoens.cache.PredictionCache`` works too (its keys include a fingerprint
+        of the data and folds, so one cache may serve many datasets); one whose
+        ``persistent`` is False is not saved with a pickled model.
     storage : str, optional
         Optuna storage URL (e.g. ``"sqlite:///run.db"``) that makes the search
         resumable.
@@ -134,7 +131,10 @@ class AutoEnsembleClassifier(ClassifierMixin, BaseEstimator):
         "cv": [Interval(Integral, 2, None, closed="left")],
         "metric": [str, HasMethods(["loss"])],
         "selector": [str, HasMethods(["fit", "combine"])],
-        "search": [StrOptions(set(SEARCH_STRATEGIES)), HasMethods(["propose"])],
+        # Names are checked in fit against autoens.search.SEARCH_STRATEGIES: the
+        # estimator imports the search package only when it searches, so loading a
+        # saved model and predicting never does.
+        "search": [str, HasMethods(["propose"])],
         "portfolio": [StrOptions({"default"}), list, tuple, None],
         "learners": [list, tuple, None],
         "n_jobs": [Integral, None],
@@ -189,7 +189,15 @@ class AutoEnsembleClassifier(ClassifierMixin, BaseEstimator):
         return tags
 
     # --- fit
-    def _budget(self) -> Budget:
+    def _budget(self) -> Any:
+        from autoens.search import SEARCH_STRATEGIES, Budget
+
+        if isinstance(self.search, str) and self.search not in SEARCH_STRATEGIES:
+            raise ValueError(
+                f"unknown search strategy {self.search!r}; choose one of "
+                f"{list(SEARCH_STRATEGIES)} or pass a proposer object such as "
+                "autoens.search.divbo.DivBO()"
+            )
         if self.n_trials is None and self.time_limit is None:
             raise ValueError(
                 "set n_trials, time_limit or both: the search needs a budget"
@@ -206,10 +214,13 @@ class AutoEnsembleClassifier(ClassifierMixin, BaseEstimator):
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X: Any, y: Any) -> AutoEnsembleClassifier:
         """Search base learners on ``X, y`` and build the ensemble."""
+        from autoens.search import run_search
+
         budget = self._budget()
         fit_start = time.monotonic()  # what is left after the search goes to "auto"
         X = _check_table(X)
-        self.classes_, y_enc = encode_labels(y)
+        self.task_, y_enc = ClassificationTask.from_target(y)
+        self.classes_ = self.task_.classes
         validate_data(self, X, reset=True, skip_check_array=True)
         self.schema_, frame = TableSchema.learn(X)
         if len(frame) != len(y_enc):
@@ -225,63 +236,46 @@ class AutoEnsembleClassifier(ClassifierMixin, BaseEstimator):
         )
         seed = int(rng.randint(np.iinfo(np.int32).max))
         self.metric_ = get_metric(self.metric)
-        n_classes = len(self.classes_)
-        folds = Folds.build(frame, y_enc, n_splits=self.cv, random_state=seed)
+        folds = self.task_.make_folds(frame, y_enc, n_splits=self.cv, random_state=seed)
         specs = get_learners(self.learners)
-        portfolio = get_portfolio(self.portfolio, specs)
         cache = get_cache(self.cache_dir, fingerprint=folds.fingerprint)
-        study = open_study(
-            self.storage,
-            f"autoens-{folds.fingerprint[:16]}-{self.metric_.name}",
-            make_sampler(self.search, seed),
-            portfolio,
-        )
-        proposer = make_proposer(self.search, seed)
         callbacks: list[BaseCallback] = []
         if self.verbose > 0:
             callbacks.append(TqdmProgress())
         if self.verbose > 1:
             callbacks.append(LogCallback())
-        loop = SearchLoop(
+        records = run_search(
             X=frame,
             y=y_enc,
             folds=folds,
+            task=self.task_,
             feature_types=self.schema_.feature_types,
-            n_classes=n_classes,
             specs=specs,
+            portfolio=get_portfolio(self.portfolio, specs),
             metric=self.metric_,
             cache=cache,
-            study=study,
             budget=budget,
-            n_jobs=resolve_n_jobs(self.n_jobs),
+            search=self.search,
+            storage=self.storage,
+            n_jobs=self.n_jobs,
             random_state=seed,
             callbacks=callbacks,
-            proposer=proposer,
-            # With a cache folder the library can fetch fold models by key later,
-            # so a cache-hit fit loads only those it keeps (keep_models="all": all).
-            load_cached_models=not (
-                isinstance(self.cache_dir, str | os.PathLike)
-                and self.keep_models == "ensemble"
-            ),
         )
-        records = run_search(loop)
         with _local_work():
-            self._build(records, y_enc, frame, folds, seed, fit_start)
+            library = Library.from_cache(cache, records, y_enc, task=self.task_)
+            self._build(library, records, frame, folds, seed, fit_start)
         return self
 
     def _build(
         self,
+        library: Library,
         records: list[TrialRecord],
-        y_enc: np.ndarray,
         frame: pd.DataFrame,
-        folds: Folds,
+        folds: Any,
         seed: int,
         fit_start: float,
     ) -> None:
-        """Everything after the search: library, leaderboard, competence, ensemble."""
-        library = Library.from_records(
-            records, y_enc, fingerprint=folds.fingerprint, cache_dir=self.cache_dir
-        )
+        """Everything after the search: leaderboard, competence, ensemble."""
         if not len(library):
             raise SearchError(_no_candidate_message(records, self.time_limit))
         self.library_ = library
@@ -296,11 +290,16 @@ class AutoEnsembleClassifier(ClassifierMixin, BaseEstimator):
             seed,
             time_limit=self._selection_time(time.monotonic() - fit_start),
         )
-        if self.keep_models == "ensemble":
-            # The ensemble already holds its members' fold models: hand them to the
-            # library rather than read them from the cache a second time.
-            library.models.update(self.ensemble_.members)
-            library.keep_only({*self.ensemble_.required.tolist(), library.best})
+        # The ensemble already holds its members' fold models: hand them to the
+        # library rather than read them from the cache a second time.
+        library.models.update(self.ensemble_.members)
+        if self.keep_models == "all":
+            keep = range(len(library))
+        else:
+            keep = {*self.ensemble_.required.tolist(), library.best}
+        # The in-memory cache this fit made for itself dies with it (the models of
+        # the candidates not kept are freed); a cache the user gave stays reachable.
+        library.keep_only(keep, release_cache=self.cache_dir is None)
 
     def _selection_time(self, elapsed: float) -> float | None:
         """Seconds selection may take after a search of ``elapsed`` seconds: what is
@@ -333,7 +332,7 @@ class AutoEnsembleClassifier(ClassifierMixin, BaseEstimator):
             lib.fold_models(fitted.required_members_),
             fitted,
             n_models=len(lib),
-            n_classes=len(self.classes_),
+            task=lib.task,
             competence=competence,
         )
         self.selector_ = fitted
@@ -379,6 +378,15 @@ class AutoEnsembleClassifier(ClassifierMixin, BaseEstimator):
         )
         return board.reset_index(drop=True)
 
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__()
+        cache = state.get("cache_dir")
+        if hasattr(cache, "persistent") and not cache.persistent:
+            # An in-process cache object (it may hold locks, and every candidate's
+            # models) does not travel with the saved model.
+            state = {**state, "cache_dir": None}
+        return state
+
     # --- predict
     def _transform(self, X: Any) -> pd.DataFrame:
         check_is_fitted(self)
@@ -395,7 +403,7 @@ class AutoEnsembleClassifier(ClassifierMixin, BaseEstimator):
         """Class probabilities of the ensemble, columns ordered as ``classes_``."""
         frame = self._transform(X)
         with _local_work():
-            return self.ensemble_.predict_proba(frame)
+            return self.ensemble_.predict(frame)
 
     def predict(self, X: Any) -> np.ndarray:
         """Most probable class of each row."""
@@ -411,7 +419,7 @@ class AutoEnsembleClassifier(ClassifierMixin, BaseEstimator):
         frame = self._transform(X)
         index = self.library_.index_of(trial)
         with _local_work():
-            proba = self.library_.predict_proba(frame, [index])[0]
+            proba = self.library_.predict(frame, [index])[0]
         return proba.astype(np.float64)
 
 

@@ -1,15 +1,17 @@
 """The library of a finished search: what every selector is fit on.
 
 A ``Library`` holds, for each candidate that finished, its trial number, config, OOF
-loss and OOF probabilities (the tensor ``P[n_models, n_samples, n_classes]``), plus the
-labels. That is all a selector needs, so any selector can be re-run on it without
-fitting a base model (``autoens.select``). Fold models are needed only to *predict*:
-the library keeps them in memory, or finds them again in the disk cache of the search.
+loss and OOF predictions (the tensor ``P[n_models, n_samples, n_outputs]``), plus the
+encoded target. That is all a selector needs, so any selector can be re-run on it
+without fitting a base model (``autoens.select``). It is read from the prediction
+cache, the one carrier of predictions and fold models, and keeps that cache object to
+fetch fold models later; fold models it must keep (the ensemble's members) are held in
+memory so that a saved model predicts without the cache.
 """
 
 from __future__ import annotations
 
-import os
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,9 +19,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from autoens.cache import DiskCache
-from autoens.search.evaluate import member_proba
-from autoens.search.loop import TrialRecord
+from autoens.cache import PredictionCache, get_cache
+from autoens.members import predict_member
+from autoens.task import ClassificationTask
+from autoens.trials import TrialRecord
+
+__all__ = ["Library"]
+
+logger = logging.getLogger("autoens")
 
 
 @dataclass
@@ -31,35 +38,56 @@ class Library:
     params: list[dict[str, Any]]
     keys: list[str]
     losses: np.ndarray
-    oof: np.ndarray  # (n_models, n_samples, n_classes) float32
+    oof: np.ndarray  # (n_models, n_samples, n_outputs) float32
     y: np.ndarray
-    fingerprint: str
-    cache_dir: str | os.PathLike[str] | None = None
+    task: Any
+    cache: PredictionCache | None = field(default=None, repr=False)
     models: dict[int, list[Any]] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def from_records(
+    def from_cache(
         cls,
+        cache: PredictionCache,
         records: Sequence[TrialRecord],
         y: np.ndarray,
         *,
-        fingerprint: str,
-        cache_dir: Any = None,
+        task: Any,
     ) -> Library:
+        """The ``ok`` records' predictions, read from ``cache`` into one tensor.
+
+        Fold models stay in the cache until :meth:`fold_models` or :meth:`keep_only`
+        asks for them. An entry that vanished or went bad since the search is left
+        out with a warning (its trial then has no weight).
+        """
         ok = sorted((r for r in records if r.status == "ok"), key=lambda r: r.number)
+        found: list[TrialRecord] = []
+        arrays: list[np.ndarray] = []
+        for record in ok:
+            entry = cache.get(record.key, load_models=False)
+            if entry is None:
+                logger.warning(
+                    "trial %d (%s) is no longer in the prediction cache; it is left "
+                    "out of the library",
+                    record.number,
+                    record.learner,
+                )
+                continue
+            found.append(record)
+            arrays.append(entry.oof)
+        if arrays:
+            oof = np.stack(arrays).astype(np.float32, copy=False)
+        else:
+            oof = np.empty((0, len(y), task.n_outputs), dtype=np.float32)
         return cls(
-            trials=[r.number for r in ok],
-            learners=[r.learner for r in ok],
-            params=[r.params for r in ok],
-            keys=[r.key for r in ok],
-            losses=np.array([r.loss for r in ok], dtype=np.float64),
-            oof=np.stack([r.oof for r in ok]).astype(np.float32, copy=False)
-            if ok
-            else np.empty((0, len(y), 0), dtype=np.float32),
+            trials=[r.number for r in found],
+            learners=[r.learner for r in found],
+            params=[r.params for r in found],
+            keys=[r.key for r in found],
+            losses=np.array([r.loss for r in found], dtype=np.float64),
+            oof=oof,
             y=y,
-            fingerprint=fingerprint,
-            cache_dir=cache_dir if isinstance(cache_dir, str | os.PathLike) else None,
-            models={i: r.models for i, r in enumerate(ok) if r.models is not None},
+            task=task,
+            cache=cache,
         )
 
     def __len__(self) -> int:
@@ -85,21 +113,16 @@ class Library:
             raise KeyError(f"trial {trial} is not in the library") from None
 
     def fold_models(self, indices: Iterable[int]) -> dict[int, list[Any]]:
-        """Fold models of the given members, from memory or from the disk cache."""
+        """Fold models of the given members, from memory or from the cache."""
         out: dict[int, list[Any]] = {}
         missing = []
-        cache = (
-            DiskCache(self.cache_dir, self.fingerprint)
-            if self.cache_dir is not None
-            else None
-        )
         for i in indices:
             i = int(i)
             if i in self.models:
                 out[i] = self.models[i]
                 continue
-            entry = cache.get(self.keys[i]) if cache is not None else None
-            if entry is None:
+            entry = None if self.cache is None else self.cache.get(self.keys[i])
+            if entry is None or entry.models is None:
                 missing.append(self.trials[i])
             else:
                 out[i] = entry.models
@@ -111,18 +134,43 @@ class Library:
             )
         return out
 
-    def keep_only(self, indices: Iterable[int]) -> None:
-        """Drop the fold models of every other member (a saved model stays small)."""
-        keep = {int(i) for i in indices}
-        self.models = {i: m for i, m in self.models.items() if i in keep}
-        # Members found in a disk cache arrive without models (read lazily): load the
-        # kept ones now, so a saved model predicts without the cache folder.
-        unloaded = keep - self.models.keys()
-        if unloaded and self.cache_dir is not None:
-            self.models.update(self.fold_models(sorted(unloaded)))
+    def keep_only(self, indices: Iterable[int], *, release_cache: bool) -> None:
+        """Hold the fold models of ``indices`` in memory and drop every other's.
 
-    def predict_proba(self, X: pd.DataFrame, indices: Sequence[int]) -> np.ndarray:
-        """Predictions of the given members on new (converted) data: (k, n, C)."""
+        ``release_cache`` also lets go of the cache (the estimator's own in-memory
+        cache dies with the fit, so the other candidates' models are freed); a cache
+        the user passed stays, so ``autoens.select`` can fetch from it later.
+        """
+        keep = {int(i) for i in indices}
+        kept = {i: m for i, m in self.models.items() if i in keep}
+        kept.update(self.fold_models(sorted(keep - kept.keys())))
+        self.models = kept
+        if release_cache:
+            self.cache = None
+
+    def predict(self, X: pd.DataFrame, indices: Sequence[int]) -> np.ndarray:
+        """Predictions of the given members on new (converted) data: (k, n, outputs)."""
         models = self.fold_models(indices)
-        n_classes = self.oof.shape[2]
-        return np.stack([member_proba(models[int(i)], X, n_classes) for i in indices])
+        return np.stack([predict_member(models[int(i)], X, self.task) for i in indices])
+
+    # --- pickling
+    def __getstate__(self) -> dict[str, Any]:
+        # A cache whose entries die with the process (in memory) is not saved with the
+        # model; a persistent one (a folder) is, so fold models stay reachable.
+        state = self.__dict__.copy()
+        if not getattr(self.cache, "persistent", False):
+            state["cache"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        if "cache_dir" in state:  # saved by autoens 0.1: a folder path, no task
+            cache_dir = state.pop("cache_dir")
+            fingerprint = state.pop("fingerprint")
+            state["cache"] = (
+                None
+                if cache_dir is None
+                else get_cache(cache_dir, fingerprint=fingerprint)
+            )
+            n_classes = state["oof"].shape[2]
+            state["task"] = ClassificationTask(classes=np.arange(n_classes))
+        self.__dict__.update(state)

@@ -1,4 +1,4 @@
-"""Vectorised classification losses over a batch of candidate ensembles.
+"""Vectorised losses over a batch of candidate ensembles.
 
 Selectors score many candidate ensembles per step (greedy selection scores one per
 base model), so every loss takes a batch ``E`` of shape ``(K, n_samples, n_classes)``
@@ -23,8 +23,11 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+
+from autoens.task import ClassificationTask
 
 __all__ = ["METRIC_NAMES", "Metric", "check_labels", "get_metric"]
 
@@ -50,8 +53,9 @@ class Metric:
     """A lower-is-better loss over a batch of candidate ensembles.
 
     ``name`` is the canonical loss name, ``score_name`` the score users see
-    (``"roc_auc"``) and ``greater_is_better`` refers to that score. Build one with
-    :func:`get_metric`.
+    (``"roc_auc"``) and ``greater_is_better`` refers to that score. ``task`` is the
+    task type it scores (its ``family``, and how ``y`` and prediction tensors are
+    validated). Build one with :func:`get_metric`.
     """
 
     name: str
@@ -59,21 +63,31 @@ class Metric:
     greater_is_better: bool
     _reduce: _ReduceFn = field(repr=False, compare=False)
     _loss: _LossFn = field(repr=False, compare=False)
+    task: Any = field(default=ClassificationTask, repr=False, compare=False)
+
+    def check_target(self, y: Any, n_samples: int, n_outputs: int) -> np.ndarray:
+        """``y`` validated for predictions of ``n_samples`` rows × ``n_outputs``."""
+        return self.task.check_target(y, n_samples, n_outputs)
+
+    def check_predictions(self, P: Any) -> np.ndarray:
+        """A prediction tensor (n_models, n_samples, n_outputs) validated as float32."""
+        return self.task.check_predictions(P)
 
     def loss(self, y: np.ndarray, E: np.ndarray) -> np.ndarray:
         """Losses of ``K`` candidate ensembles (lower is better).
 
-        ``y``: (N,) ints in [0, C); ``E``: (K, N, C), used as float32 (the dtype of
-        prediction tensors). Returns (K,) float64.
-        Large batches are processed in chunks of models so memory stays bounded.
+        ``y``: (N,) targets (class indices in [0, C) for classification); ``E``:
+        (K, N, C), used as float32 (the dtype of prediction tensors). Returns (K,)
+        float64. Large batches are processed in chunks of models so memory stays
+        bounded.
         """
         E = np.asarray(E, dtype=np.float32)
         if E.ndim != 3:
             raise ValueError(
-                "E must have shape (n_candidates, n_samples, n_classes), "
+                "E must have shape (n_candidates, n_samples, n_outputs), "
                 f"got {E.shape}."
             )
-        y = check_labels(y, E.shape[1], E.shape[2])
+        y = self.check_target(y, E.shape[1], E.shape[2])
         if not np.isfinite(E).all():
             raise ValueError("E contains NaN or infinite values.")
         n_models, n_samples, n_classes = E.shape
@@ -133,24 +147,7 @@ class Metric:
 
 def check_labels(y: np.ndarray, n_samples: int, n_classes: int) -> np.ndarray:
     """Validate class indices: 1-D integers in [0, n_classes) of length n_samples."""
-    y = np.asarray(y)
-    if y.ndim != 1:
-        raise ValueError(f"y must be 1-D class indices, got shape {y.shape}.")
-    if not np.issubdtype(y.dtype, np.integer):
-        raise ValueError(
-            f"y must hold integer class indices 0..n_classes-1, got dtype {y.dtype}; "
-            "encode labels first (e.g. with sklearn.preprocessing.LabelEncoder)."
-        )
-    if y.shape[0] != n_samples:
-        raise ValueError(
-            f"y has {y.shape[0]} labels but the predictions have {n_samples} samples."
-        )
-    if n_samples and (y.min() < 0 or y.max() >= n_classes):
-        raise ValueError(
-            f"y must lie in [0, {n_classes}) for predictions with {n_classes} classes; "
-            f"got values in [{y.min()}, {y.max()}]."
-        )
-    return y.astype(np.intp, copy=False)
+    return ClassificationTask.check_target(y, n_samples, n_classes)
 
 
 # --- shared helpers -------------------------------------------------------------------

@@ -1,25 +1,45 @@
 """Public helpers for testing autoens plug-ins (and code built on them).
 
 ``make_prediction_tensor`` builds a realistic cached-prediction tensor without fitting a
-model; ``check_selector`` runs the shared selector contract (DESIGN.md §3), so a new
-selector is tested by adding it to one list. The helpers raise ``AssertionError`` with
-a message naming the broken rule, and need no test framework.
+model; ``check_selector`` and ``check_cache`` run the shared contracts of a selector
+and of a prediction cache (``docs/architecture.md``), so a new plug-in is tested by
+one call. ``FakeEvaluator`` lets the search loop run without fitting a learner. The
+helpers raise ``AssertionError`` with a message naming the broken rule, and need no
+test framework.
 """
 
 from __future__ import annotations
 
+import copy
+import hashlib
+import json
+import os
+import pickle
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from optuna.distributions import CategoricalDistribution
+import pandas as pd
+from optuna.distributions import CategoricalDistribution, FloatDistribution
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.exceptions import NotFittedError
 
+from autoens.cache import CacheEntry, make_key
 from autoens.metrics import get_metric
-from autoens.space import LearnerSpec
+from autoens.search.evaluate import TrialResult
+from autoens.space import FeatureTypes, LearnerSpec
 
-__all__ = ["FAST_FIT", "check_selector", "fake_learner", "make_prediction_tensor"]
+__all__ = [
+    "FAST_FIT",
+    "FakeEvaluator",
+    "check_cache",
+    "check_selector",
+    "fake_learner",
+    "make_prediction_tensor",
+    "quadratic_learner",
+    "read_evaluator_log",
+]
 
 
 def make_prediction_tensor(
@@ -359,3 +379,195 @@ def fake_learner(kind: str) -> LearnerSpec:
         distributions={"kind": CategoricalDistribution([kind])},
         defaults={"kind": kind},
     )
+
+
+# --- the prediction-cache contract ---------------------------------------------------
+
+_CACHE_FP = "c0ffee" * 10 + "beef"  # a fingerprint for the contract's keys
+
+
+def _contract_entry(seed: int, n_outputs: int = 3) -> CacheEntry:
+    rng = np.random.default_rng(seed)
+    oof = rng.dirichlet(np.ones(n_outputs), size=40).astype(np.float32)
+    params = {"alpha": float(seed), "depth": seed % 4, "kind": ["a", "b"][seed % 2]}
+    models = [{"fold": k, "coef": rng.normal(size=3).tolist()} for k in range(3)]
+    meta = {"learner": "contract", "params": params, "loss": 0.1 * seed}
+    return CacheEntry(make_key("contract", params, _CACHE_FP), oof, models, meta)
+
+
+def check_cache(cache: Any) -> None:
+    """Run the prediction-cache contract on an *empty* cache object.
+
+    Checks: the protocol's members (``persistent``, ``get(key, *, load_models)``,
+    ``put``, ``__contains__``, ``keys``, ``__len__``); a round trip of predictions,
+    fold models and JSON metadata (tuples read back as lists); ``load_models=False``
+    (no models, same predictions and metadata); absent keys; overwriting; that editing
+    an array from ``get`` cannot change what later readers see; that unusable entries
+    (NaN predictions, 1-D predictions, a key that is not a file-safe name) are refused
+    with ``ValueError`` at ``put``; and, for a persistent cache, that a pickled copy
+    sees the same entries.
+    """
+    name = type(cache).__name__
+    for member in ("persistent", "get", "put", "__contains__", "keys", "__len__"):
+        _expect(hasattr(cache, member), f"{name}: lacks {member}")
+    _expect(isinstance(cache.persistent, bool), f"{name}: persistent must be a bool")
+    _expect(len(cache) == 0 and list(cache.keys()) == [], f"{name}: must start empty")
+
+    first, second = _contract_entry(1), _contract_entry(2)
+    _expect(cache.get(first.key) is None, f"{name}: get of an absent key")
+    _expect(first.key not in cache, f"{name}: __contains__ of an absent key")
+    cache.put(first)
+    cache.put(second)
+    _expect(
+        sorted(cache.keys()) == sorted([first.key, second.key]) and len(cache) == 2,
+        f"{name}: keys()/len() after two puts",
+    )
+    _expect(first.key in cache and 42 not in cache, f"{name}: __contains__")
+    for entry in (first, second):
+        got = cache.get(entry.key)
+        _expect(got is not None, f"{name}: get of a stored key returned None")
+        _expect(got.key == entry.key, f"{name}: entry key changed")
+        _expect(
+            isinstance(got.oof, np.ndarray)
+            and got.oof.dtype == np.float32
+            and np.array_equal(got.oof, entry.oof),
+            f"{name}: predictions must read back as the same float32 array",
+        )
+        _expect(got.models == entry.models, f"{name}: fold models changed")
+        _expect(
+            got.meta == json.loads(json.dumps(entry.meta)),
+            f"{name}: metadata must read back as its JSON round trip",
+        )
+        light = cache.get(entry.key, load_models=False)
+        _expect(
+            light is not None
+            and light.models is None
+            and np.array_equal(light.oof, entry.oof)
+            and light.meta == got.meta,
+            f"{name}: get(load_models=False) must give predictions and metadata, "
+            "models None",
+        )
+    # Readers cannot change what later readers see.
+    got = cache.get(first.key)
+    try:
+        got.oof[0, 0] += 1.0
+    except ValueError:
+        pass  # read-only: fine
+    got.meta["loss"] = -1.0
+    again = cache.get(first.key)
+    _expect(
+        np.array_equal(again.oof, first.oof) and again.meta["loss"] == 0.1,
+        f"{name}: editing what get() returned changed the stored entry",
+    )
+    # Overwrite.
+    replaced = CacheEntry(first.key, second.oof, second.models, second.meta)
+    cache.put(replaced)
+    got = cache.get(first.key)
+    _expect(
+        len(cache) == 2 and np.array_equal(got.oof, second.oof),
+        f"{name}: put must overwrite an existing key",
+    )
+    # Unusable entries are refused at put, and leave no entry behind.
+    bad_nan = _contract_entry(3)
+    bad_nan.oof[0, 0] = np.nan
+    bad_shape = _contract_entry(4)
+    bad_shape = CacheEntry(bad_shape.key, bad_shape.oof[:, 0], [], bad_shape.meta)
+    bad_key = CacheEntry("../escape", _contract_entry(5).oof, [], {"loss": 0.0})
+    for what, entry in (("NaN", bad_nan), ("1-D", bad_shape), ("unsafe key", bad_key)):
+        try:
+            cache.put(entry)
+        except ValueError:
+            pass
+        else:
+            raise AssertionError(f"{name}: put of an entry with {what} must raise")
+        _expect(entry.key not in cache, f"{name}: a refused put left an entry")
+    if cache.persistent:
+        copy_ = pickle.loads(pickle.dumps(cache))
+        _expect(
+            sorted(copy_.keys()) == sorted(cache.keys())
+            and np.array_equal(copy_.get(second.key).oof, second.oof),
+            f"{name}: a persistent cache must pickle, and its copy see its entries",
+        )
+
+
+# --- a search without learners --------------------------------------------------------
+
+
+def quadratic_learner(name: str = "quadratic") -> LearnerSpec:
+    """A learner spec for :class:`FakeEvaluator`: a float ``x`` in [0, 1] whose best
+    value is 0.3, and a categorical ``shape`` (``"a"`` slightly better than ``"b"``).
+    Its ``build`` is never called by the fake evaluator."""
+    return LearnerSpec(
+        name=name,
+        build=_build_fake,
+        distributions={
+            "x": FloatDistribution(0.0, 1.0),
+            "shape": CategoricalDistribution(("a", "b")),
+        },
+        defaults={"x": 0.5, "shape": "a"},
+    )
+
+
+@dataclass(frozen=True)
+class FakeEvaluator:
+    """Stands in for ``evaluate_config`` so the search loop runs without fitting.
+
+    Its predictions depend only on the configuration (and the rows), so a config
+    always gets the same loss: class probabilities whose signal is strongest at
+    ``x = 0.3`` (:func:`quadratic_learner`). It sleeps ``delay`` seconds (plus
+    ``params["delay"]`` if the space has one), fails when ``params.get("fail")`` is
+    true, and appends one JSON line per call to ``log`` (a file path) so a test can
+    count what the workers really evaluated. Picklable: it runs in worker processes.
+    """
+
+    delay: float = 0.0
+    log: str | None = None
+
+    def __call__(
+        self,
+        spec: LearnerSpec,
+        params: dict[str, Any],
+        X: pd.DataFrame,
+        y: np.ndarray,
+        splits: tuple[tuple[np.ndarray, np.ndarray], ...],
+        feature_types: FeatureTypes,
+        task: Any,
+        random_state: int,
+    ) -> TrialResult:
+        if self.log is not None:
+            line = json.dumps(
+                {"learner": spec.name, "params": params, "pid": os.getpid()}
+            )
+            with open(self.log, "a", encoding="utf-8") as f:
+                f.write(line + "\n")
+        time.sleep(self.delay + float(params.get("delay", 0.0)))
+        if params.get("fail"):
+            return TrialResult(status="failed", error="FakeEvaluator: asked to fail")
+        text = json.dumps([spec.name, params], sort_keys=True, default=str)
+        seed = int(hashlib.sha256(text.encode()).hexdigest()[:8], 16)
+        rng = np.random.default_rng(seed)
+        x = float(params.get("x", 0.5))
+        strength = 3.0 - 8.0 * (x - 0.3) ** 2 - 0.3 * (params.get("shape") == "b")
+        n_outputs = task.n_outputs
+        logits = rng.normal(size=(len(y), n_outputs))
+        logits[np.arange(len(y)), y] += strength
+        proba = np.exp(logits - logits.max(axis=1, keepdims=True))
+        proba /= proba.sum(axis=1, keepdims=True)
+        models = [
+            copy.deepcopy({"fold": k, "params": params}) for k in range(len(splits))
+        ]
+        return TrialResult(
+            status="ok",
+            oof=proba.astype(np.float32),
+            models=models,
+            fit_time=self.delay,
+            predict_time=0.0,
+        )
+
+
+def read_evaluator_log(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """The calls a :class:`FakeEvaluator` logged, oldest first (none if no file)."""
+    if not os.path.exists(path):
+        return []
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]

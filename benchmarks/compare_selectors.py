@@ -1,4 +1,9 @@
-"""Compare ensemble selectors on the same searches (DESIGN.md §4 dev-12, outer 3-fold).
+"""Compare ensemble selectors on the same searches (KEEL dev-12, outer 3-fold).
+
+The datasets are the development suite ``autoens.datasets.KEEL_DEV12`` (sonar, wdbc,
+crx, pima, vehicle, german, contraceptive, segment, splice, spambase, phoneme,
+satimage); the outer folds are ``StratifiedKFold(3, shuffle=True,
+random_state=seed)``.
 
 Phase 1 runs one search per dataset × outer fold (fixed trial budget, cached under
 ``--out``) and stores its library: OOF predictions on the training part and every
@@ -34,10 +39,10 @@ from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
 from autoens import AutoEnsembleClassifier
-from autoens.benchmark.tasks import KEEL_DEV12, load_keel
-from autoens.folds import encode_labels
+from autoens.datasets import KEEL_DEV12, load_keel
 from autoens.metrics import get_metric
 from autoens.selectors import SELECTOR_NAMES, get_selector
+from autoens.task import encode_labels
 
 METRICS = {"roc_auc": "roc_auc", "balanced_accuracy": "balanced_error_rate"}
 REFERENCE = "ges"
@@ -81,7 +86,7 @@ def build_library(name: str, fold: int, args: argparse.Namespace, path: Path) ->
         model.fit(X.iloc[train], y[train])
     lib = model.library_
     test_frame = model.schema_.transform(X.iloc[test])
-    p_test = lib.predict_proba(test_frame, list(range(len(lib))))
+    p_test = lib.predict(test_frame, list(range(len(lib))))
     np.savez_compressed(
         path,
         p_val=lib.oof,

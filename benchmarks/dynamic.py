@@ -1,16 +1,17 @@
 """Dynamic selectors and selector="auto" against GES on the selector benchmark's data.
 
-Same datasets (DESIGN.md §4 dev-12) and outer folds (``StratifiedKFold(3,
-shuffle=True, random_state=seed)``) as ``benchmarks/compare_selectors.py``, on the
-libraries it cached (OOF predictions of the outer training part, member predictions
-on the outer test fold). Those hold no features, so the competence features are
-rebuilt here exactly as ``AutoEnsembleClassifier.fit`` builds them (TableSchema, then
-CompetenceSpace) from the raw KEEL data and the same outer split; a library is used
-only if its labels match that split, otherwise (or when it is missing) its search is
-re-run the way compare_selectors.py runs it. Every selector is then fit on the OOF
-rows and scored on the test fold: test ROC AUC and balanced accuracy, mean rank,
-wins/ties/losses against GES, members that must run at predict time and the
-selector's own predict cost (``combine``) per 1,000 rows.
+Same datasets (the KEEL dev-12, ``autoens.datasets.KEEL_DEV12``) and outer folds
+(``StratifiedKFold(3, shuffle=True, random_state=seed)``) as
+``benchmarks/compare_selectors.py``, on the libraries it cached (OOF predictions of the
+outer training part, member predictions on the outer test fold). Those hold no
+features, so the competence features are rebuilt here exactly as
+``AutoEnsembleClassifier.fit`` builds them (TableSchema, then CompetenceSpace) from the
+raw KEEL data and the same outer split; a library is used only if its labels match
+that split, otherwise (or when it is missing) its search is re-run the way
+compare_selectors.py runs it. Every selector is then fit on the OOF rows and scored on
+the test fold: test ROC AUC and balanced accuracy, mean rank, wins/ties/losses against
+GES, members that must run at predict time and the selector's own predict cost
+(``combine``) per 1,000 rows.
 
     python benchmarks/dynamic.py                       # dev-12, 3 folds
     python benchmarks/dynamic.py --datasets sonar pima --folds 0
@@ -31,12 +32,12 @@ import pandas as pd
 from sklearn.model_selection import StratifiedKFold
 from threadpoolctl import threadpool_limits
 
-from autoens.benchmark.tasks import KEEL_DEV12, load_keel
+from autoens.datasets import KEEL_DEV12, load_keel
 from autoens.ensemble import CompetenceSpace
-from autoens.folds import encode_labels
 from autoens.metrics import get_metric
 from autoens.selectors import get_selector
 from autoens.tabular import TableSchema
+from autoens.task import encode_labels
 
 HERE = Path(__file__).resolve().parent
 METRICS = {"roc_auc": "roc_auc", "balanced_accuracy": "balanced_error_rate"}

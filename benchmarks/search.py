@@ -2,10 +2,13 @@
 
 Random search, Optuna TPE, DivBO with beta=0 (plain random-forest EI, "bo") and DivBO,
 each with the same trial budget, seed, inner folds and warm-start portfolio, on the
-KEEL dev-12 (DESIGN.md §4). Per (dataset, outer fold, method) one row: the GES
+KEEL dev-12 (``autoens.datasets.KEEL_DEV12``; outer folds ``StratifiedKFold(3,
+shuffle=True, random_state=seed)``). Per (dataset, outer fold, method) one row: the GES
 ensemble's outer-test and validation ROC AUC, its size, the mean pairwise diversity of
-its members and of the whole pool (D of specs/divbo_des.md §1.2 on the OOF
-predictions), and the mean proposal vs evaluation time per trial.
+its members and of the whole pool (DivBO's measure D(a, b), the mean over rows of
+||p_a - p_b||_2 / sqrt(2), on the OOF predictions; Shen et al. 2022, "DivBO:
+Diversity-aware CASH for Ensemble Learning"), and the mean proposal vs evaluation time
+per trial.
 
 Rows are appended to ``--out/rows.csv`` as they finish; a rerun skips the rows that
 are there, so an interrupted run loses at most one search. The methods share an
@@ -41,11 +44,11 @@ from sklearn.metrics import log_loss, roc_auc_score
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from autoens import AutoEnsembleClassifier
-from autoens.benchmark.tasks import KEEL_DEV12, load_keel
-from autoens.folds import encode_labels
+from autoens.datasets import KEEL_DEV12, load_keel
 from autoens.search.divbo import DivBO
 from autoens.search.diversity import diversity
 from autoens.space import get_learners, get_portfolio
+from autoens.task import encode_labels
 
 METHODS = ("random", "tpe", "bo", "divbo")
 REFERENCE = "divbo"

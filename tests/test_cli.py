@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from autoens.benchmark.tasks import load_keel, load_sklearn
 from autoens.cli import build_parser, main
 from autoens.cli._common import short_warnings
 from autoens.cli.fit import n_trials_budget
+from autoens.datasets import load_keel, load_sklearn
 
 FAST = ["--n-trials", "3", "--cv", "2", "--n-jobs", "1", "--seed", "0"]
 
@@ -369,7 +369,7 @@ def test_demo_small_budget(capsys):
 
 def test_fit_search_choices_are_the_search_strategies():
     from autoens.cli.fit import SEARCH_CHOICES
-    from autoens.search.proposers import SEARCH_STRATEGIES
+    from autoens.search import SEARCH_STRATEGIES
 
     assert sorted(SEARCH_CHOICES) == sorted(SEARCH_STRATEGIES)
 

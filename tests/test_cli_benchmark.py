@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from autoens.benchmark.runner import load_rows, read_rows
+from autoens.benchmark.rows import load_rows, read_rows
 from autoens.benchmark.suite import load_suite
 from autoens.cli import main
 

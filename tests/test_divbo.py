@@ -11,14 +11,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from autoens import AutoEnsembleClassifier
+from autoens.cache import CacheEntry, MemoryCache
 from autoens.metrics import get_metric
 from autoens.search.divbo import DivBO
 from autoens.search.diversity import DiversityMatrix, diversity, gaussian_rank
 from autoens.search.encoding import INACTIVE, ConfigEncoder
-from autoens.search.loop import TrialRecord
-from autoens.search.proposers import SearchHistory, make_proposer
+from autoens.search.proposers import SearchHistory
+from autoens.search.strategies import make_proposer
 from autoens.space import get_learners
 from autoens.space.registry import check_params
+from autoens.trials import TrialRecord
 
 LEARNERS = ["logreg", "hist_gb", "extra_trees"]
 SPECS = get_learners(["logreg", "random_forest", "extra_trees", "hist_gb", "knn"])
@@ -138,6 +140,7 @@ def _history(n: int, seed: int = 0, pending=()) -> SearchHistory:
     enc = ConfigEncoder(SPECS)
     y = rng.integers(2, size=120)
     records = []
+    cache = MemoryCache()
     for k, row in enumerate(enc.sample(n, rng)):
         learner, params = enc.decode(row)
         noise = rng.normal(scale=1.0 + k % 3, size=120)
@@ -154,15 +157,17 @@ def _history(n: int, seed: int = 0, pending=()) -> SearchHistory:
                 status=status,
                 source="evaluated",
                 loss=loss if status == "ok" else math.nan,
-                oof=oof if status == "ok" else None,
             )
         )
+        if status == "ok":
+            cache.put(CacheEntry(str(k), oof, [], {"loss": loss}))
     return SearchHistory(
         specs=SPECS,
         records=records,
         pending=list(pending),
         y=y,
         metric=get_metric("roc_auc"),
+        cache=cache,
     )
 
 
@@ -225,7 +230,7 @@ def test_proposer_is_deterministic_and_checks_parameters():
     assert [a.propose(history) for _ in range(4)] == [
         b.propose(history) for _ in range(4)
     ]
-    with pytest.raises(ValueError, match=r"p_random=1\.5"):
+    with pytest.raises(ValueError, match=r"'p_random' parameter of DivBO"):
         DivBO(p_random=1.5).propose(history)
     with pytest.raises(ValueError, match="beta"):
         DivBO(beta=-1).propose(history)

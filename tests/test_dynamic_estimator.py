@@ -33,7 +33,7 @@ def ges_all(mixed_data):
 
 def _all_member_proba(model, X):
     lib = model.library_
-    return lib.predict_proba(model.schema_.transform(X), list(range(len(lib))))
+    return lib.predict(model.schema_.transform(X), list(range(len(lib))))
 
 
 def test_competence_space_on_mixed_types(mixed_data):
@@ -179,7 +179,7 @@ def test_fitted_ensemble_requires_the_competence_space(knora):
             lib.fold_models(range(len(lib))),
             knora.selector_,
             n_models=len(lib),
-            n_classes=2,
+            task=lib.task,
         )
 
 

@@ -110,7 +110,7 @@ def test_every_selector_predicts_through_the_estimator(fitted, binary_data, name
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-6)
     lib = model.library_
     frame = model.schema_.transform(X)
-    P = lib.predict_proba(frame, list(range(len(lib))))
+    P = lib.predict(frame, list(range(len(lib))))
     # Dynamic selectors find neighbours in the competence space the estimator keeps.
     Z = model.competence_.transform(frame) if model.selector_.is_dynamic else None
     expected = model.selector_.combine(P, X=Z).astype(np.float64)

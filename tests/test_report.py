@@ -1,4 +1,4 @@
-"""autoens.benchmark.report on a small results set checked by hand."""
+"""autoens.benchmark.analysis and .report on a small results set checked by hand."""
 
 from __future__ import annotations
 
@@ -10,14 +10,15 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from autoens.benchmark.report import (
+from autoens.benchmark import report
+from autoens.benchmark.analysis import (
+    ReportError,
     analyse,
-    make_report,
     normalised_improvement,
     rank_blocks,
-    report_dir,
     win_tie_loss,
 )
+from autoens.benchmark.report import make_report, report_dir
 from autoens.cli import main
 
 METHODS = ["tpe+ges", "tpe+qp", "tpe+stacking", "random+ges"]
@@ -255,12 +256,25 @@ def test_metrics_reference_duplicates_and_modes(rows):
 
 
 def test_bad_rows_are_rejected(rows):
-    with pytest.raises(ValueError, match="no rows"):
+    with pytest.raises(ReportError, match="no rows"):
         analyse(rows.iloc[:0])
-    with pytest.raises(ValueError, match="lack the columns"):
+    with pytest.raises(ReportError, match="lack the columns"):
         analyse(rows.drop(columns="test_score"))
-    with pytest.raises(ValueError, match="unknown status"):
+    with pytest.raises(ReportError, match="unknown status"):
         analyse(rows.assign(status="done"))
+    assert issubclass(ReportError, ValueError)  # code catching ValueError still works
+
+
+def test_report_module_still_offers_the_analysis():
+    assert report.analyse is analyse and report.rank_blocks is rank_blocks
+    assert report.MetricAnalysis.__module__ == "autoens.benchmark.analysis"
+
+
+def test_report_results_needs_a_results_directory(tmp_path):
+    with pytest.raises(FileNotFoundError, match="results directory not found"):
+        report.report_results(tmp_path / "missing")
+    with pytest.raises(FileNotFoundError, match=r"no rows\.jsonl in"):
+        report.report_results(tmp_path)
 
 
 def test_report_dir_reads_results_directory(results_dir):

@@ -19,18 +19,13 @@ import pytest
 from _openml_cache import TASK_ID, build_openml_cache
 from sklearn.metrics import roc_auc_score
 
-from autoens.benchmark.runner import (
-    ROW_FIELDS,
-    ROWS_FILE,
-    load_rows,
-    plan_units,
-    read_rows,
-    run_suite,
-)
+from autoens.benchmark.rows import ROW_FIELDS, ROWS_FILE, load_rows, read_rows
+from autoens.benchmark.runner import run_suite
 from autoens.benchmark.suite import Suite, SuiteError, load_suite, suite_from_dict
 from autoens.benchmark.tasks import resolve_tasks
+from autoens.benchmark.units import plan_units
 from autoens.replay import select
-from autoens.search.proposers import SEARCH_STRATEGIES
+from autoens.search import SEARCH_STRATEGIES
 from autoens.selectors import SELECTOR_NAMES
 
 REPO = Path(__file__).resolve().parents[1]

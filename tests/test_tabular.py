@@ -2,8 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from autoens.folds import Folds, encode_labels
 from autoens.tabular import TableSchema
+from autoens.task import ClassificationTask, encode_labels
 
 
 def test_schema_kinds_and_conversion(mixed_data):
@@ -73,11 +73,11 @@ def test_encode_labels_decodes_strings_and_rejects_one_class():
 
 def test_folds_are_stratified_seeded_and_fingerprinted(binary_data):
     X, y = binary_data
-    _, y_enc = encode_labels(y)
+    task, y_enc = ClassificationTask.from_target(y)
     _, frame = TableSchema.learn(X)
-    a = Folds.build(frame, y_enc, n_splits=5, random_state=1)
-    b = Folds.build(frame, y_enc, n_splits=5, random_state=1)
-    c = Folds.build(frame, y_enc, n_splits=5, random_state=2)
+    a = task.make_folds(frame, y_enc, n_splits=5, random_state=1)
+    b = task.make_folds(frame, y_enc, n_splits=5, random_state=1)
+    c = task.make_folds(frame, y_enc, n_splits=5, random_state=2)
     assert a.fingerprint == b.fingerprint != c.fingerprint
     test_rows = np.concatenate([te for _, te in a.splits])
     assert sorted(test_rows) == list(range(len(y_enc)))
@@ -86,16 +86,17 @@ def test_folds_are_stratified_seeded_and_fingerprinted(binary_data):
         assert abs(y_enc[te].mean() - y_enc.mean()) < 0.05
     changed = frame.copy()
     changed.iloc[0, 0] += 1.0
-    assert Folds.build(changed, y_enc, n_splits=5, random_state=1).fingerprint != (
+    assert task.make_folds(changed, y_enc, n_splits=5, random_state=1).fingerprint != (
         a.fingerprint
     )
 
 
 def test_rare_and_single_sample_classes_keep_k(caplog):
     X = pd.DataFrame({"a": np.arange(10.0)})
-    folds = Folds.build(X, np.array([0] * 7 + [1] * 3), n_splits=5, random_state=0)
+    task = ClassificationTask(classes=np.array([0, 1]))
+    folds = task.make_folds(X, np.array([0] * 7 + [1] * 3), n_splits=5, random_state=0)
     assert folds.n_splits == 5
     y = np.array([0] * 9 + [1])
-    folds = Folds.build(X, y, n_splits=5, random_state=0)
+    folds = task.make_folds(X, y, n_splits=5, random_state=0)
     assert folds.n_splits == 5
     assert "single sample" in caplog.text

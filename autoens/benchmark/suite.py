@@ -39,7 +39,9 @@ __all__ = [
 ]
 
 MODES = ("end_to_end", "replay")
-DEFAULT_N_FOLDS = 3  # DESIGN.md §4: outer StratifiedKFold(3, shuffle=True, seed)
+# Outer folds of the development suite: StratifiedKFold(3, shuffle=True,
+# random_state=seed), as in every script in benchmarks/.
+DEFAULT_N_FOLDS = 3
 
 
 class SuiteError(ValueError):
@@ -139,7 +141,7 @@ def parse_method(method: str) -> tuple[str, str]:
     Validation reads the registries at call time, so newly registered search
     strategies and selectors are accepted without touching this module.
     """
-    from autoens.search.proposers import SEARCH_STRATEGIES
+    from autoens.search import SEARCH_STRATEGIES
     from autoens.selectors import SELECTOR_NAMES
 
     if not isinstance(method, str) or method.count("+") != 1:

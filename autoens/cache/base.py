@@ -1,16 +1,17 @@
-"""The prediction cache contract: entries, keys and the ``get_cache`` factory.
+"""The prediction cache contract: entries, keys and the helpers both backends share.
 
-The cache is the one object that search, selectors and benchmark share (DESIGN.md §3):
-a selector can be re-run on a saved cache without fitting a single model. An entry is
-keyed by the config *and* the fingerprint of (data, folds), so a key can only ever
-be answered by predictions made on the same rows with the same splits.
+The cache is the one object that search, selectors and benchmark share, and the only
+carrier of out-of-fold predictions and fold models: the search puts every finished
+trial into it, the library reads the predictions back from it, and a selector can be
+re-run on a saved cache without fitting a single model. An entry is keyed by the
+config *and* the fingerprint of (data, target, folds), so a key can only ever be
+answered by predictions made on the same rows with the same splits.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -30,10 +31,11 @@ _NAME_RE = re.compile(r"[0-9A-Za-z_-]+")
 class CacheEntry:
     """One evaluated base-learner config.
 
-    ``oof`` is the float32 ``(n_samples, n_classes)`` out-of-fold probability matrix,
-    ``models`` the fitted fold models (picklable with joblib; None when a disk entry
-    was read with ``load_models=False``), ``meta`` JSON-able facts about the run
-    (learner, params, loss, fit_time, predict_time, ...).
+    ``oof`` is the float32 ``(n_samples, n_outputs)`` out-of-fold prediction matrix
+    (class probabilities for classification), ``models`` the fitted fold models
+    (picklable with joblib; None when the entry was read with ``load_models=False``),
+    ``meta`` JSON-able facts about the run (learner, params, loss, fit_time,
+    predict_time, ...).
     """
 
     key: str
@@ -44,12 +46,23 @@ class CacheEntry:
 
 @runtime_checkable
 class PredictionCache(Protocol):
-    """What search, selectors and benchmark need from a cache."""
+    """What search, library, selectors and benchmark need from a cache.
 
-    fingerprint: str
+    Any object with these members works (``autoens.testing.check_cache`` runs the
+    contract on one). ``persistent`` says whether entries outlive this process: a
+    fitted model keeps a persistent cache (it must then be picklable) to fetch fold
+    models later, and drops any other when it is pickled.
+    """
 
-    def get(self, key: str) -> CacheEntry | None:
-        """The entry, or None if it is absent or cannot be trusted."""
+    persistent: bool
+
+    def get(self, key: str, *, load_models: bool = True) -> CacheEntry | None:
+        """The entry, or None if it is absent or cannot be trusted.
+
+        With ``load_models=False`` the entry's ``models`` is None (a resumed search
+        needs every candidate's predictions but only the members' fold models); the
+        entry must still be one whose models *can* be loaded.
+        """
         ...
 
     def put(self, entry: CacheEntry) -> None:
@@ -136,42 +149,9 @@ def validated_oof(oof: Any, key: str) -> np.ndarray:
     arr = np.array(oof, dtype=np.float32, order="C", copy=True)
     if arr.ndim != 2:
         raise ValueError(
-            f"entry {key}: oof must be 2-D (n_samples, n_classes), "
+            f"entry {key}: oof must be 2-D (n_samples, n_outputs), "
             f"got shape {arr.shape}"
         )
     if not np.isfinite(arr).all():
         raise ValueError(f"entry {key}: oof contains NaN or infinite values")
     return arr
-
-
-def get_cache(
-    cache: str | os.PathLike[str] | PredictionCache | None, *, fingerprint: str
-) -> PredictionCache:
-    """Turn the user's ``cache=`` argument into a cache bound to ``fingerprint``.
-
-    None gives a fresh in-memory cache, a path a disk cache under that folder, and a
-    ready cache object is used as is, provided it was built for the same data+folds.
-    """
-    # Imported here: both backends import this module.
-    from autoens.cache.disk import DiskCache
-    from autoens.cache.memory import MemoryCache
-
-    if cache is None:
-        return MemoryCache(fingerprint)
-    if isinstance(cache, str | os.PathLike):
-        if os.fspath(cache) == "":
-            raise ValueError("cache path is empty; pass a folder, or None for memory")
-        return DiskCache(cache, fingerprint)
-    if isinstance(cache, PredictionCache):
-        if cache.fingerprint != fingerprint:
-            raise ValueError(
-                f"the cache was built for fingerprint {cache.fingerprint!r} but this "
-                f"data and these folds have fingerprint {fingerprint!r}; pass a cache "
-                "built for this data, a cache folder path, or None."
-            )
-        return cache
-    raise TypeError(
-        "cache must be None (in memory), a folder path (str or os.PathLike) or an "
-        "object implementing autoens.cache.PredictionCache (fingerprint, get, put, "
-        f"__contains__, keys, __len__); got {type(cache).__name__}"
-    )

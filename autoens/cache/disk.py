@@ -65,6 +65,9 @@ class _Broken(Exception):
 class DiskCache:
     """Prediction cache stored under ``root`` for one (data, folds) fingerprint."""
 
+    #: Entries outlive the process: a saved model may fetch fold models from here.
+    persistent = True
+
     def __init__(self, root: str | os.PathLike[str], fingerprint: str) -> None:
         self.fingerprint = check_name(fingerprint, "fingerprint")
         self.root = Path(root)
@@ -82,7 +85,7 @@ class DiskCache:
         key = check_name(entry.key, "entry key")
         oof = validated_oof(entry.oof, key)
         meta = normalize_meta(entry.meta)
-        models = list(entry.models)
+        models = list(entry.models or [])
         npy_path, models_path, record_path = self._paths(key)
         self.folder.mkdir(parents=True, exist_ok=True)
         # Withdraw any old commit first: a put that fails half-way then leaves no
@@ -110,7 +113,10 @@ class DiskCache:
         ``load_models=False`` reads the OOF matrix and metadata only (``models`` is
         None): a search resuming from a large cache needs every candidate's
         predictions but only the ensemble members' fold models, which the
-        :class:`~autoens.library.Library` fetches later by key.
+        :class:`~autoens.library.Library` fetches later by key. The models file is
+        still checked against its recorded checksum (hashing is cheap next to
+        unpickling), so a damaged file is found here, where the search can still
+        recompute the candidate, rather than when the library needs the models.
         """
         if not isinstance(key, str) or key not in self:
             return None
@@ -171,8 +177,7 @@ class DiskCache:
         if not np.isfinite(oof).all():
             raise _Broken(f"{npy_path.name} contains NaN or infinite values")
         if not load_models:
-            if not models_path.is_file():
-                raise _Broken(f"{models_path.name} is missing")
+            _read_verified(models_path, sha.get("models"), lambda f: None)
             return CacheEntry(key, oof, None, meta)
         models = _read_verified(models_path, sha.get("models"), joblib.load)
         if not isinstance(models, list):

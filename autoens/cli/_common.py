@@ -1,8 +1,8 @@
 """Helpers shared by the subcommands: input checks, the model bundle, tables.
 
-The CLI is an adapter (style.md rule 4): it reads files, checks them well enough to
-give a one-line message instead of a traceback, and hands everything else to
-:class:`autoens.AutoEnsembleClassifier`.
+The CLI is an adapter and holds no machine-learning logic: it reads files, checks
+them well enough to give a one-line message instead of a traceback, and hands
+everything else to :class:`autoens.AutoEnsembleClassifier`.
 """
 
 from __future__ import annotations
@@ -148,16 +148,13 @@ def _check_input_file(path: str, what: str) -> Path:
 
 def read_csv(path: str) -> pd.DataFrame:
     """Read a CSV with a header row; every failure becomes a :class:`CLIError`."""
-    file = _check_input_file(path, "CSV file")
+    from autoens.datasets import read_csv as read_table  # lazy: `--help` stays fast
+
+    _check_input_file(path, "CSV file")
     try:
-        frame = pd.read_csv(file)
-    except pd.errors.EmptyDataError:
-        raise CLIError(f"CSV file is empty: {path}") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, OSError) as exc:
-        raise CLIError(f"cannot read {path} as CSV: {exc}") from None
-    if len(frame) == 0:
-        raise CLIError(f"CSV file has a header but no rows: {path}")
-    return frame
+        return read_table(path)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
 
 
 def unknown_column_message(column: str, columns: Sequence[str], path: str) -> str:

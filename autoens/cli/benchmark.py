@@ -1,13 +1,15 @@
 """``autoens benchmark {run,report}``: run a suite of fits, then report on the results.
 
 ``run`` is an adapter over :func:`autoens.benchmark.runner.run_suite`; ``report`` over
-``autoens.benchmark.report.main_report(args) -> int`` (it reads the RESULTS_DIR that
-``run`` writes: ``suite.toml``, ``rows.jsonl``, ``work/``).
+:func:`autoens.benchmark.report.report_results` (it reads the RESULTS_DIR that ``run``
+writes: ``suite.toml``, ``rows.jsonl``, ``work/``). The benchmark modules are imported
+inside the commands, so that building the parser (``autoens --help``) stays fast.
 """
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from autoens.cli._common import CLIError, HelpFormatter, positive_float, positive_int
@@ -118,8 +120,6 @@ def _add_run_parser(sub: Any) -> argparse.ArgumentParser:
 
 
 def _add_report_parser(sub: Any) -> argparse.ArgumentParser:
-    """The ``report`` subcommand; its options and implementation belong to
-    :mod:`autoens.benchmark.report` (``main_report(args) -> int``)."""
     parser = sub.add_parser(
         "report",
         help="tables, tests and plots from a results directory",
@@ -131,17 +131,42 @@ def _add_report_parser(sub: Any) -> argparse.ArgumentParser:
     parser.add_argument(
         "results", metavar="RESULTS_DIR", help="directory written by benchmark run"
     )
-    from autoens.benchmark.report import add_report_arguments
-
-    add_report_arguments(parser)
-    parser.set_defaults(run=_report)
+    parser.add_argument(
+        "--out",
+        default=None,
+        metavar="DIR",
+        help="where to write report.md and the plots (default: RESULTS_DIR/report)",
+    )
+    parser.add_argument(
+        "--reference",
+        default=None,
+        metavar="METHOD",
+        help="method the win/tie/loss column compares against (default: tpe+ges, "
+        "or another …+ges method)",
+    )
+    parser.set_defaults(run=report)
     return parser
 
 
-def _report(args: argparse.Namespace) -> int:
-    from autoens.benchmark.report import main_report
+def report(args: argparse.Namespace) -> int:
+    """``autoens benchmark report``: print the key tables, write the report."""
+    results = Path(args.results)
+    if not results.is_dir():
+        raise CLIError(f"results directory not found: {args.results}")
+    if not (results / "rows.jsonl").is_file():
+        raise CLIError(
+            f"no rows.jsonl in {args.results}: run `autoens benchmark run SUITE.toml "
+            f"--out {args.results}` first"
+        )
+    from autoens.benchmark.report import format_summary, report_results
 
-    return int(main_report(args))
+    try:
+        path, analyses = report_results(results, args.out, args.reference)
+    except ValueError as exc:  # ReportError, or a damaged rows.jsonl
+        raise CLIError(str(exc)) from None
+    print(format_summary(analyses))
+    print(f"\nReport written to {path}")
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:

@@ -103,7 +103,7 @@ def _test_scores(
 def run(args: argparse.Namespace) -> int:
     from sklearn.model_selection import train_test_split
 
-    from autoens.benchmark.tasks import load_keel
+    from autoens.datasets import load_keel
 
     try:
         X, y = load_keel(args.dataset)

@@ -83,7 +83,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     search.add_argument(
         "--search",
-        # autoens.search.proposers.SEARCH_STRATEGIES, spelled out so `--help` does
+        # autoens.search.SEARCH_STRATEGIES, spelled out so `--help` does
         # not import Optuna (tests/test_cli.py keeps the two equal).
         choices=SEARCH_CHOICES,
         default="tpe",

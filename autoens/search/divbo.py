@@ -1,4 +1,7 @@
-"""DivBO: diversity-aware Bayesian optimisation (specs/divbo_des.md §1).
+"""DivBO: diversity-aware Bayesian optimisation.
+
+Shen, Y., Lu, Y., Li, Y., Tu, Y., Zhang, W., Cui, B. (2022). "DivBO: Diversity-aware
+CASH for ensemble learning." NeurIPS 2022.
 
 Each proposal ranks a candidate set S by two surrogates and picks
 
@@ -25,7 +28,8 @@ pairs (all pairs that touch a pool member first) with ``n_estimators`` capped.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from numbers import Integral, Real
+from typing import Any, ClassVar
 
 import numpy as np
 from scipy.special import expit, ndtr
@@ -33,12 +37,11 @@ from scipy.stats import rankdata
 from sklearn.base import BaseEstimator
 from sklearn.ensemble import RandomForestRegressor
 
+from autoens._sklearn import Interval
 from autoens.search.diversity import DiversityMatrix, gaussian_rank
 from autoens.search.encoding import ConfigEncoder
+from autoens.search.proposers import Proposal, SearchHistory
 from autoens.selectors.greedy import GreedyEnsembleSelection
-
-if TYPE_CHECKING:
-    from autoens.search.proposers import Proposal, SearchHistory
 
 __all__ = ["DivBO"]
 
@@ -90,6 +93,20 @@ class DivBO(BaseEstimator):
         Seeds candidates, exploration and both surrogates.
     """
 
+    _parameter_constraints: ClassVar[dict] = {
+        "beta": [Interval(Real, 0, None, closed="left"), None],
+        "tau": [Interval(Real, 0, None, closed="left")],
+        "n_init": [Interval(Integral, 0, None, closed="left")],
+        "p_random": [Interval(Real, 0, 1, closed="both")],
+        "n_candidates": [Interval(Integral, 2, None, closed="left")],
+        "n_starts": [Interval(Integral, 1, None, closed="left")],
+        "ensemble_size": [Interval(Integral, 1, None, closed="left")],
+        "max_pairs": [Interval(Integral, 1, None, closed="left")],
+        "max_rows": [Interval(Integral, 10, None, closed="left")],
+        "n_estimators": [Interval(Integral, 1, None, closed="left")],
+        "random_state": ["random_state", np.random.Generator],
+    }
+
     def __init__(
         self,
         *,
@@ -134,35 +151,9 @@ class DivBO(BaseEstimator):
         """w(t) = beta * (sigmoid(tau * t) - 0.5): 0 at the start, beta/2 later."""
         return float(self.beta_ * (expit(self.tau * t) - 0.5))
 
-    def _check(self) -> None:
-        checks = {
-            "tau": self.tau >= 0,
-            "n_init": isinstance(self.n_init, int) and self.n_init >= 0,
-            "p_random": 0.0 <= self.p_random <= 1.0,
-            "n_candidates": isinstance(self.n_candidates, int)
-            and self.n_candidates >= 2,
-            "n_starts": isinstance(self.n_starts, int) and self.n_starts >= 1,
-            "ensemble_size": isinstance(self.ensemble_size, int)
-            and self.ensemble_size >= 1,
-            "max_pairs": isinstance(self.max_pairs, int) and self.max_pairs >= 1,
-            "max_rows": isinstance(self.max_rows, int) and self.max_rows >= 10,
-            "n_estimators": isinstance(self.n_estimators, int)
-            and self.n_estimators >= 1,
-        }
-        bad = [name for name, ok in checks.items() if not ok]
-        if self.beta is not None and not (
-            isinstance(self.beta, int | float) and self.beta >= 0
-        ):
-            bad.insert(0, "beta")
-        if bad:
-            raise ValueError(
-                f"DivBO: invalid {', '.join(f'{n}={getattr(self, n)!r}' for n in bad)};"
-                " see the DivBO docstring for the valid ranges"
-            )
-
     # ------------------------------------------------------------------ state
     def _setup(self, history: SearchHistory) -> None:
-        self._check()
+        self._validate_params()
         self.encoder_ = ConfigEncoder(history.specs)
         self.rng_ = np.random.default_rng(self.random_state)
         self.n_seen_records_ = 0
@@ -188,11 +179,12 @@ class DivBO(BaseEstimator):
         self.X_obs_ = np.vstack([self.X_obs_, X])
         self.loss_obs_ = np.concatenate([self.loss_obs_, loss])
         for k, record in enumerate(new):
-            if record.status != "ok" or record.oof is None:
+            oof = history.oof(record)
+            if oof is None:
                 continue
             if self.D_ is None:
                 self.D_ = DiversityMatrix(self._subsample_rows(history.y))
-            self.D_.add(record.oof)
+            self.D_.add(oof)
             self.ok_ = np.append(self.ok_, base + k)
 
     def _subsample_rows(self, y: np.ndarray) -> np.ndarray | None:
@@ -214,8 +206,6 @@ class DivBO(BaseEstimator):
     # ------------------------------------------------------------------ propose
     def propose(self, history: SearchHistory) -> Proposal:
         """The next configuration to evaluate, with user_attrs explaining the choice."""
-        from autoens.search.proposers import Proposal
-
         names = [spec.name for spec in history.specs]
         if not hasattr(self, "encoder_"):
             self._setup(history)
@@ -245,8 +235,6 @@ class DivBO(BaseEstimator):
         seen: np.ndarray,
         t: int,
     ) -> Proposal:
-        from autoens.search.proposers import Proposal
-
         loss = self.loss_obs_.copy()
         ok_loss = loss[self.ok_]
         loss[np.isnan(loss)] = ok_loss.max()  # failures: the worst loss seen

@@ -1,4 +1,4 @@
-"""Pairwise diversity of OOF predictions (DivBO's measure, specs/divbo_des.md §1.2).
+"""Pairwise diversity of OOF predictions (the measure of DivBO, Shen et al. 2022).
 
     D(a, b) = mean over rows x of ||p_a(x) - p_b(x)||_2 / sqrt(2)
 

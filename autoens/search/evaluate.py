@@ -1,8 +1,8 @@
-"""Cross-validate one configuration: OOF probabilities and the fold models.
+"""Cross-validate one configuration: OOF predictions and the fold models.
 
 This runs inside a worker process (see ``loop.py``), so it never raises: any failure of
 the learner becomes a failed ``TrialResult`` with the error text, and the search goes
-on.
+on. What a prediction is (class probabilities or values) is the task's business.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 import traceback
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,14 +19,16 @@ import pandas as pd
 
 from autoens.space import FeatureTypes, LearnerSpec
 
-# Rows must sum to one within this tolerance before we renormalise them; a learner whose
-# probabilities are further off is broken rather than imprecise.
-_ROW_SUM_TOLERANCE = 1e-3
+__all__ = ["Evaluator", "TrialResult", "evaluate_config"]
 
 
 @dataclass
 class TrialResult:
-    """What a worker sends back for one configuration."""
+    """What a worker sends back for one configuration.
+
+    The loop hands ``oof`` and ``models`` to the prediction cache at once and keeps
+    only the metadata (``autoens.trials.TrialRecord``).
+    """
 
     status: str  # "ok" | "failed"
     oof: np.ndarray | None = None
@@ -36,36 +39,10 @@ class TrialResult:
     warnings: list[str] = field(default_factory=list)
 
 
-def aligned_proba(model: Any, X: pd.DataFrame, n_classes: int) -> np.ndarray:
-    """``predict_proba`` with a column per encoded class, even classes a fold lacked."""
-    proba = np.asarray(model.predict_proba(X), dtype=np.float64)
-    classes = np.asarray(model.classes_)
-    out = np.zeros((proba.shape[0], n_classes), dtype=np.float64)
-    out[:, classes.astype(np.int64)] = proba
-    return out
-
-
-def member_proba(models: list[Any], X: pd.DataFrame, n_classes: int) -> np.ndarray:
-    """A library member predicts new data as the mean of its fold models (bagging)."""
-    total = np.zeros((len(X), n_classes), dtype=np.float64)
-    for model in models:
-        total += aligned_proba(model, X, n_classes)
-    return (total / len(models)).astype(np.float32)
-
-
-def _clean(proba: np.ndarray) -> np.ndarray:
-    if not np.isfinite(proba).all():
-        raise ValueError("the learner predicted non-finite (NaN or inf) probabilities")
-    sums = proba.sum(axis=1)
-    if (proba < -_ROW_SUM_TOLERANCE).any() or np.abs(
-        sums - 1
-    ).max() > _ROW_SUM_TOLERANCE:
-        raise ValueError(
-            "the learner's probabilities are not a distribution "
-            f"(row sums range {sums.min():.4g}..{sums.max():.4g})"
-        )
-    proba = np.clip(proba, 0.0, None)
-    return proba / proba.sum(axis=1, keepdims=True)
+#: What the search loop runs in a worker per trial: ``evaluate_config``'s signature
+#: (tests pass ``autoens.testing.FakeEvaluator``, which fits nothing). It travels to
+#: the workers, so it must pickle.
+Evaluator = Callable[..., TrialResult]
 
 
 def evaluate_config(
@@ -75,11 +52,11 @@ def evaluate_config(
     y: np.ndarray,
     splits: tuple[tuple[np.ndarray, np.ndarray], ...],
     feature_types: FeatureTypes,
-    n_classes: int,
+    task: Any,
     random_state: int,
 ) -> TrialResult:
     """Fit one model per fold and predict its held-out fold."""
-    oof = np.zeros((len(y), n_classes), dtype=np.float64)
+    oof = np.zeros((len(y), task.n_outputs), dtype=np.float64)
     models: list[Any] = []
     fit_time = predict_time = 0.0
     with warnings.catch_warnings(record=True) as caught:
@@ -91,7 +68,7 @@ def evaluate_config(
                 model.fit(X.iloc[train], y[train])
                 fit_time += time.perf_counter() - start
                 start = time.perf_counter()
-                oof[test] = _clean(aligned_proba(model, X.iloc[test], n_classes))
+                oof[test] = task.check_outputs(task.predict(model, X.iloc[test]))
                 predict_time += time.perf_counter() - start
                 models.append(model)
         except Exception as exc:  # any learner failure is a failed trial, not a crash

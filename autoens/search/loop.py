@@ -17,7 +17,7 @@ import warnings
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -25,11 +25,11 @@ import optuna
 import pandas as pd
 from optuna.trial import TrialState
 
-from autoens.cache import CacheEntry, DiskCache, PredictionCache, make_key
+from autoens.cache import CacheEntry, PredictionCache, make_key
 from autoens.callbacks import BaseCallback
 from autoens.folds import Folds
 from autoens.metrics import Metric
-from autoens.search.evaluate import TrialResult, evaluate_config
+from autoens.search.evaluate import Evaluator, TrialResult, evaluate_config
 from autoens.search.executors import TrialExecutor, make_executor
 from autoens.search.proposers import Proposer, SearchHistory
 from autoens.space import (
@@ -39,29 +39,9 @@ from autoens.space import (
     suggest,
     to_optuna_params,
 )
+from autoens.trials import TrialRecord
 
 logger = logging.getLogger("autoens")
-
-
-@dataclass
-class TrialRecord:
-    """One evaluated (or reused, failed, timed-out) configuration."""
-
-    number: int
-    learner: str
-    params: dict[str, Any]
-    key: str
-    status: (
-        str  # "ok" | "failed" | "timeout" | "cancelled" (the search ran out of time)
-    )
-    source: str  # "evaluated" | "cache" | "resumed"
-    loss: float = math.nan
-    fit_time: float = 0.0
-    predict_time: float = 0.0
-    proposal_time: float = 0.0
-    error: str | None = None
-    oof: np.ndarray | None = field(default=None, repr=False)
-    models: list[Any] | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -86,7 +66,7 @@ class Budget:
 
 
 @contextlib.contextmanager
-def _quiet_optuna() -> Iterator[None]:
+def quiet_optuna() -> Iterator[None]:
     """Optuna logs every told trial at INFO; our progress bar says it better."""
     previous = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -97,7 +77,13 @@ def _quiet_optuna() -> Iterator[None]:
 
 
 class SearchLoop:
-    """Runs the trials of one ``fit``; see ``run_search`` for the entry point."""
+    """Runs the trials of one ``fit``; ``autoens.search.run_search`` is the front door.
+
+    Every finished candidate goes into ``cache`` at once (its predictions and fold
+    models); the loop itself keeps only :class:`~autoens.trials.TrialRecord` metadata
+    and a loss per key. ``evaluate`` is what a worker runs per trial
+    (``evaluate_config``; tests pass a fake that fits nothing).
+    """
 
     def __init__(
         self,
@@ -106,7 +92,7 @@ class SearchLoop:
         y: np.ndarray,
         folds: Folds,
         feature_types: FeatureTypes,
-        n_classes: int,
+        task: Any,
         specs: Sequence[LearnerSpec],
         metric: Metric,
         cache: PredictionCache,
@@ -116,7 +102,7 @@ class SearchLoop:
         random_state: int,
         callbacks: Sequence[BaseCallback],
         proposer: Proposer | None = None,
-        load_cached_models: bool = True,
+        evaluate: Evaluator = evaluate_config,
     ) -> None:
         self.X, self.y, self.folds = X, y, folds
         # None: the study's sampler proposes; else our proposer, via enqueue + ask.
@@ -124,18 +110,15 @@ class SearchLoop:
         # Configs handed to the workers by _ask, by trial number: those without a
         # record yet are the proposer's pending ones.
         self._issued: dict[int, tuple[str, dict[str, Any]]] = {}
-        self.feature_types, self.n_classes = feature_types, n_classes
+        self.feature_types, self.task = feature_types, task
+        self.evaluate = evaluate
         self.specs = {s.name: s for s in specs}
         self.metric, self.cache, self.study = metric, cache, study
         self.budget, self.n_jobs, self.random_state = budget, n_jobs, random_state
         self.callbacks = callbacks
-        # False: candidates found in a disk cache come without their fold models,
-        # which the library loads later for the ensemble members only.
-        self.load_cached_models = load_cached_models
         self.records: list[TrialRecord] = []
-        self._losses: dict[
-            str, float
-        ] = {}  # key -> loss of configs finished in this fit
+        # key -> loss of the configs finished (or found in the cache) in this fit
+        self._losses: dict[str, float] = {}
         self._running_keys: set[str] = set()
         self._warned_learners: set[str] = set()
         self._n_used = 0
@@ -187,8 +170,6 @@ class SearchLoop:
             loss=float(meta["loss"]),
             fit_time=float(meta.get("fit_time", 0.0)),
             predict_time=float(meta.get("predict_time", 0.0)),
-            oof=entry.oof,
-            models=entry.models,
         )
 
     # --- resume
@@ -210,7 +191,7 @@ class SearchLoop:
             learner, params = from_optuna_params(t.params)
             if learner not in self.specs:
                 continue
-            key = make_key(learner, params, self.cache.fingerprint)
+            key = make_key(learner, params, self.folds.fingerprint)
             entry = self._cached(key)
             if entry is not None:
                 self._losses[key] = float(entry.meta["loss"])
@@ -220,8 +201,8 @@ class SearchLoop:
         return replay
 
     def _cached(self, key: str) -> CacheEntry | None:
-        if self.load_cached_models or not isinstance(self.cache, DiskCache):
-            return self.cache.get(key)
+        """A usable cache entry for ``key`` (predictions only; the library loads the
+        fold models of the members it keeps)."""
         return self.cache.get(key, load_models=False)
 
     # --- ask
@@ -234,6 +215,7 @@ class SearchLoop:
             pending=pending,
             y=self.y,
             metric=self.metric,
+            cache=self.cache,
         )
 
     def _propose(self) -> None:
@@ -263,7 +245,7 @@ class SearchLoop:
         if self.proposer is not None:
             trial.set_user_attr("proposal_time", round(proposal_time, 4))
         self._n_used += 1
-        key = make_key(learner, params, self.cache.fingerprint)
+        key = make_key(learner, params, self.folds.fingerprint)
         if key in self._losses or key in self._running_keys:
             # The sampler proposed a config it already has: tell it the known answer (or
             # prune while the twin still runs) rather than spend a worker on it.
@@ -292,14 +274,14 @@ class SearchLoop:
         job.started = time.monotonic()
         X, y, splits = pool.share(self.X, self.y, self.folds.splits)
         future = pool.submit(
-            evaluate_config,
+            self.evaluate,
             self.specs[job.learner],
             job.params,
             X,
             y,
             splits,
             self.feature_types,
-            self.n_classes,
+            self.task,
             self.random_state,
             key=f"autoens-trial-{job.number}",
         )
@@ -321,22 +303,7 @@ class SearchLoop:
             error=result.error,
         )
         if result.status == "ok":
-            loss = float(self.metric.loss_single(self.y, result.oof))
-            if not math.isfinite(loss):
-                record.status, record.error = "failed", f"non-finite OOF loss {loss}"
-            else:
-                record.loss, record.oof, record.models = loss, result.oof, result.models
-                meta = {
-                    "learner": job.learner,
-                    "params": job.params,
-                    "loss": loss,
-                    "metric": self.metric.name,
-                    "fit_time": result.fit_time,
-                    "predict_time": result.predict_time,
-                    "warnings": result.warnings,
-                }
-                self.cache.put(CacheEntry(job.key, result.oof, result.models, meta))
-                self._losses[job.key] = loss
+            self._store(job, result, record)
         if job.trial is not None:
             if record.status == "ok":
                 self.study.tell(job.trial, record.loss)
@@ -347,6 +314,31 @@ class SearchLoop:
         if record.status in ("failed", "timeout"):
             self._warn_failure(job.learner, record.error or record.status)
         self._record(record)
+
+    def _store(self, job: _Job, result: TrialResult, record: TrialRecord) -> None:
+        """Score a finished trial and hand its predictions and models to the cache,
+        the only place they are kept; a trial that cannot be stored failed."""
+        loss = float(self.metric.loss_single(self.y, result.oof))
+        if not math.isfinite(loss):
+            record.status, record.error = "failed", f"non-finite OOF loss {loss}"
+            return
+        meta = {
+            "learner": job.learner,
+            "params": job.params,
+            "loss": loss,
+            "metric": self.metric.name,
+            "fit_time": result.fit_time,
+            "predict_time": result.predict_time,
+            "warnings": result.warnings,
+        }
+        try:
+            self.cache.put(CacheEntry(job.key, result.oof, result.models, meta))
+        except (OSError, ValueError) as exc:
+            record.status = "failed"
+            record.error = f"the prediction cache refused the entry: {exc}"
+            return
+        record.loss = loss
+        self._losses[job.key] = loss
 
     def _stop_overdue(
         self, pool: TrialExecutor, running: dict[Future, _Job], overdue: list[Future]
@@ -440,7 +432,7 @@ def open_study(
     portfolio: Sequence[tuple[str, dict[str, Any]]],
 ) -> optuna.Study:
     """Create (or load from RDB storage) the study; enqueue the warm-start configs."""
-    with _quiet_optuna():
+    with quiet_optuna():
         study = optuna.create_study(
             storage=storage,
             study_name=study_name,
@@ -451,9 +443,3 @@ def open_study(
         for learner, params in portfolio:
             study.enqueue_trial(to_optuna_params(learner, params), skip_if_exists=True)
     return study
-
-
-def run_search(loop: SearchLoop) -> list[TrialRecord]:
-    """Run ``loop`` with Optuna's per-trial log lines silenced."""
-    with _quiet_optuna():
-        return loop.run()

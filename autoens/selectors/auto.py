@@ -1,14 +1,19 @@
 """``selector="auto"``: choose the selector itself by inner CV on the OOF rows.
 
-No single way of building an ensemble wins on every task (AutoDES, spec
-divbo_des.md §2): a weighted average (GES) is hard to beat on small data, stacking
-and dynamic selection pay off when members are experts on different regions. Every
+No single way of building an ensemble wins on every task (Zhao, Zhang & Li 2022,
+"AutoML pipeline generation of classification with dynamic ensemble strategy
+selection", arXiv:2201.00207, make the ensemble strategy a searched component): a
+weighted average (GES) is hard to beat on small data, stacking and dynamic
+selection pay off when members are experts on different regions. Every
 candidate here (a selector name plus a few parameters) is fit on K-1 inner folds of
 the cached OOF predictions and scored on the held-out fold, all on the same folds;
 the chosen one is refit on every row. Dynamic selection overfits small data, so the
 one-standard-error rule then prefers the *simplest* candidate whose mean loss is
 within one standard error of the best: GES first, then the other weighted averages
 (QP, QO-ES), then stacking, then dynamic selectors.
+
+The candidates and their tiers are in :mod:`autoens.selectors.auto_candidates`, the
+inner-CV helpers in :mod:`autoens.selectors.auto_cv`.
 """
 
 from __future__ import annotations
@@ -16,89 +21,36 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from typing import Any
+from numbers import Integral, Real
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
-from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
-from autoens.metrics import Metric, get_metric
-from autoens.selectors.base import BaseSelector, check_generator, check_int_param
-from autoens.selectors.greedy import GreedyEnsembleSelection
+from autoens._sklearn import Interval
+from autoens.selectors.auto_candidates import (
+    _TIER_NAMES,
+    _Candidate,
+    _skip_reason,
+    default_candidates,
+)
+from autoens.selectors.auto_cv import _fit_predict, _inner_folds, _mean_se, _subsample
+from autoens.selectors.base import (
+    RANDOM_STATE_CONSTRAINT,
+    BaseSelector,
+    check_generator,
+)
+from autoens.selectors.registry import BUILTIN_SELECTORS
 
 __all__ = ["AutoSelector", "default_candidates"]
 
 logger = logging.getLogger("autoens")
 
-#: Static candidates, simplest first (registry names and parameters).
-_STATIC: tuple[tuple[str, dict[str, Any]], ...] = (
-    ("ges", {}),
-    ("qp", {}),
-    ("qo-es", {}),
-    # The stacker's own inner CV only sets its validation loss, which auto does not
-    # read: 2 folds halve the cost of the slowest static candidate.
-    ("stacking", {"cv": 2}),
-)
-#: Dynamic selectors and their small grids (spec §2: k in {5, 7, 11, 15}, soft and
-#: hard voting, DES mode), trimmed so that choosing costs a few seconds on a
-#: 16-model library (benchmarks/RESULTS.md): the full k grid for the two KNORA
-#: methods, two sizes for the others, META-DES (10x the cost of a KNORA fit) once.
-#: A key missing from a selector's parameters is skipped.
-_DYNAMIC: tuple[tuple[str, dict[str, tuple[Any, ...]]], ...] = (
-    ("knora-e", {"k": (5, 7, 11, 15)}),
-    ("knora-u", {"k": (5, 7, 11, 15)}),
-    ("des-p", {"k": (7, 15)}),
-    ("knop", {"k": (7, 15)}),
-    ("ola", {"k": (7, 15)}),
-    ("meta-des", {"k": (7,)}),
-)
-#: Hard voting returns vote shares (k + 1 levels, exact zeros): never competitive on
-#: ROC AUC, log loss or Brier, so it is tried only for label metrics.
-_LABEL_METRICS = frozenset({"error_rate", "balanced_error_rate"})
-
-# Simplicity tiers of the one-standard-error rule (lower = simpler).
-_TIER_GES, _TIER_AVERAGE, _TIER_STACKING, _TIER_DYNAMIC = 0, 1, 2, 3
-_TIER_NAMES = {
-    _TIER_GES: "ges",
-    _TIER_AVERAGE: "weighted average",
-    _TIER_STACKING: "stacking",
-    _TIER_DYNAMIC: "dynamic",
-}
-
-
-def default_candidates(
-    metric: str | Metric | None = None,
-) -> list[tuple[str, dict[str, Any]]]:
-    """The default candidate list: registered static selectors, then dynamic grids.
-
-    With a label metric (error rate, balanced error rate) each dynamic method is
-    also tried once with hard voting (k=7). Names not registered in this version
-    are left out; grid keys a selector does not have are ignored.
-    """
-    from autoens.selectors import SELECTOR_NAMES, get_selector
-
-    label_metric = metric is not None and get_metric(metric).name in _LABEL_METRICS
-    out: list[tuple[str, dict[str, Any]]] = [
-        (name, dict(params)) for name, params in _STATIC if name in SELECTOR_NAMES
-    ]
-    for name, base_grid in _DYNAMIC:
-        if name not in SELECTOR_NAMES:
-            continue
-        known = get_selector(name).get_params(deep=False)
-        grid = {**base_grid, "voting": ("soft",)}
-        grid = {key: values for key, values in grid.items() if key in known}
-        combos: list[dict[str, Any]] = [{}]
-        for key, values in grid.items():
-            combos = [{**c, key: v} for c in combos for v in values]
-        if label_metric and "voting" in known:
-            # Hard voting once per method, at DESlib's default k=7.
-            hard = {"k": 7, "voting": "hard"}
-            combos.append({key: v for key, v in hard.items() if key in known})
-        out.extend((name, combo) for combo in combos)
-    return out
+# The name autoens.selectors.names registers AutoSelector under: not a candidate.
+_OWN_NAME = "auto"
 
 
 class AutoSelector(BaseSelector):
@@ -165,6 +117,16 @@ class AutoSelector(BaseSelector):
         The chosen selector's ``weights_`` (uniform over its members if it has none).
     """
 
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "candidates": [list, tuple, None],
+        "cv": [Interval(Integral, 2, None, closed="left")],
+        "one_standard_error": ["boolean"],
+        "max_rows": [Interval(Integral, 2, None, closed="left"), None],
+        # (0, inf]: an infinite limit is no limit.
+        "time_limit": [Interval(Real, 0, None, closed="right"), None],
+        "random_state": RANDOM_STATE_CONSTRAINT,
+    }
+
     def __init__(
         self,
         *,
@@ -205,12 +167,9 @@ class AutoSelector(BaseSelector):
         X: Any = None,
         configs: list[dict[str, Any]] | None = None,
     ) -> None:
-        n_splits = check_int_param("cv", self.cv, 2)
-        _check_time_limit(self.time_limit)
+        n_splits = int(self.cv)
         seed = int(check_generator(self.random_state).integers(2**31 - 1))
         X = _check_features(X)
-        if self.max_rows is not None:
-            check_int_param("max_rows", self.max_rows, 2)
         rows = _subsample(y, self.max_rows, seed)
         P_s, y_s = P[:, rows], y[rows]
         X_s = None if X is None else X[rows]
@@ -278,8 +237,6 @@ class AutoSelector(BaseSelector):
 
     def _candidates(self, seed: int) -> list[_Candidate]:
         """The candidates to score, simplest first (stable within a tier)."""
-        from autoens.selectors import get_selector
-
         default = self.candidates is None
         entries = default_candidates(self.metric_) if default else self.candidates
         if entries is None or not len(entries):
@@ -287,10 +244,10 @@ class AutoSelector(BaseSelector):
         out = []
         for entry in entries:
             if isinstance(entry, BaseSelector):
-                template = get_selector(entry, random_state=seed)
+                template = BUILTIN_SELECTORS.get(entry, random_state=seed)
                 name, params = type(entry).__name__, {}
             elif isinstance(entry, str):
-                template, name, params = get_selector(entry, seed), entry, {}
+                template, name, params = _from_name(entry, seed), entry, {}
             elif (
                 isinstance(entry, tuple | list)
                 and len(entry) == 2
@@ -298,7 +255,7 @@ class AutoSelector(BaseSelector):
                 and isinstance(entry[1], dict)
             ):
                 name, params = entry[0], dict(entry[1])
-                template = get_selector(name, random_state=seed)
+                template = _from_name(name, seed)
                 try:
                     template.set_params(**params)
                 except ValueError as exc:
@@ -402,40 +359,6 @@ class AutoSelector(BaseSelector):
         return self.chosen_.combine(P, X=X)
 
 
-class _Candidate:
-    """One candidate: registry name, grid parameters, unfitted template."""
-
-    def __init__(
-        self, name: str, params: dict[str, Any], template: BaseSelector, default: bool
-    ) -> None:
-        self.name = name
-        self.params = params
-        self.template = template
-        self.default = default
-        self.tier = _tier(template)
-        self.label = _describe(name, params)
-
-
-def _skip_reason(cand: _Candidate, have_X: bool, max_k: int) -> str:
-    """Why a candidate cannot be scored on this data ("" if it can)."""
-    template = cand.template
-    if template.is_dynamic and not have_X and _needs_X(template):
-        return "skipped: needs X (the competence features) to find neighbours"
-    k = cand.params.get("k")
-    if cand.default and isinstance(k, int) and k > max_k:
-        return f"skipped: k={k} but an inner training fold has only {max_k + 1} rows"
-    return ""
-
-
-def _check_time_limit(limit: Any) -> None:
-    if limit is not None and (
-        isinstance(limit, bool) or not isinstance(limit, int | float) or not limit > 0
-    ):
-        raise ValueError(
-            f"time_limit must be a positive number of seconds or None, got {limit!r}."
-        )
-
-
 def _check_features(X: Any) -> np.ndarray | None:
     if X is None:
         return None
@@ -454,83 +377,8 @@ def _check_features(X: Any) -> np.ndarray | None:
     return X
 
 
-def _needs_X(selector: BaseSelector) -> bool:
-    """Dynamic selectors find neighbours in X, except those (KNOP) that use the
-    members' output profiles."""
-    return bool(getattr(type(selector), "_feature_space", True))
-
-
-def _tier(selector: BaseSelector) -> int:
-    if selector.is_dynamic:
-        return _TIER_DYNAMIC
-    if not selector.is_weighted_average:
-        return _TIER_STACKING
-    if isinstance(selector, GreedyEnsembleSelection):
-        return _TIER_GES
-    return _TIER_AVERAGE
-
-
-def _describe(name: str, params: dict[str, Any]) -> str:
-    if not params:
-        return name
-    return f"{name}({', '.join(f'{k}={v!r}' for k, v in params.items())})"
-
-
-def _subsample(y: np.ndarray, max_rows: int | None, seed: int) -> np.ndarray:
-    """Sorted indices of a stratified random subset of ``max_rows`` rows (or all)."""
-    n = y.shape[0]
-    if max_rows is None or n <= max_rows:
-        return np.arange(n)
-    counts = np.bincount(y)
-    stratify = y if counts[counts > 0].min() >= 2 else None
-    subset, _ = train_test_split(
-        np.arange(n), train_size=max_rows, stratify=stratify, random_state=seed
-    )
-    return np.sort(subset)
-
-
-def _inner_folds(
-    y: np.ndarray, n_splits: int, seed: int
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Stratified shuffled folds; fewer when a class is rarer than ``n_splits``."""
-    n = y.shape[0]
-    if n < 2:
-        return []
-    counts = np.bincount(y)
-    smallest = int(counts[counts > 0].min())
-    if smallest >= 2:
-        splitter: Any = StratifiedKFold(
-            min(n_splits, smallest), shuffle=True, random_state=seed
-        )
-    else:
-        splitter = KFold(min(n_splits, n), shuffle=True, random_state=seed)
-    return list(splitter.split(np.zeros(n), y))
-
-
-def _fit_predict(
-    template: BaseSelector,
-    P: np.ndarray,
-    y: np.ndarray,
-    train: np.ndarray,
-    test: np.ndarray,
-    fold_X: tuple[np.ndarray, np.ndarray] | None,
-    configs: list[dict[str, Any]] | None,
-    metric: Metric,
-) -> tuple[np.ndarray, int]:
-    """Fit a fresh copy on the training rows; predict the held-out rows."""
-    selector = clone(template)
-    X_train, X_test = (None, None) if fold_X is None else fold_X
-    selector.fit(P[:, train], y[train], metric=metric, X=X_train, configs=configs)
-    pred = selector.combine(P[:, test], X=X_test if selector.is_dynamic else None)
-    return np.asarray(pred, dtype=np.float32), len(selector.required_members_)
-
-
-def _mean_se(losses: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-row mean and standard error over the scored folds (NaN when unscored)."""
-    n = losses.shape[1]
-    if n == 0:
-        nan = np.full(losses.shape[0], np.nan)
-        return nan, nan.copy()
-    mean = losses.mean(axis=1)
-    se = losses.std(axis=1, ddof=1) / np.sqrt(n) if n > 1 else np.zeros_like(mean)
-    return mean, se
+def _from_name(name: str, seed: int) -> BaseSelector:
+    """A candidate template from a registry name (any but AutoSelector's own)."""
+    if name.strip().lower() == _OWN_NAME:
+        raise ValueError("AutoSelector cannot be its own candidate.")
+    return BUILTIN_SELECTORS.get(name, random_state=seed)

@@ -11,27 +11,51 @@ messages.
 from __future__ import annotations
 
 from abc import ABCMeta, abstractmethod
+from numbers import Integral
 from typing import Any, ClassVar, Self
 
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from autoens.metrics import Metric, check_labels, get_metric
+from autoens._sklearn import Interval
+from autoens.metrics import Metric, get_metric
+from autoens.task import ClassificationTask
 
-__all__ = ["BaseSelector", "check_generator", "check_predictions"]
+__all__ = [
+    "RANDOM_STATE_CONSTRAINT",
+    "BaseSelector",
+    "check_generator",
+    "check_predictions",
+]
 
-# Slack allowed on predicted probabilities: float32 averaging can overshoot [0, 1] by
-# a few ulps.
-_PROBA_TOL = 1e-5
 _WEIGHT_TOL = 1e-6
+
+#: ``_parameter_constraints`` entry of every ``random_state``: exactly what
+#: :func:`check_generator` accepts (numpy refuses negative seeds).
+RANDOM_STATE_CONSTRAINT: list[Any] = [
+    None,
+    Interval(Integral, 0, None, closed="left"),
+    np.random.Generator,
+    np.random.RandomState,
+]
 
 
 class BaseSelector(BaseEstimator, metaclass=ABCMeta):
-    """Base class of all selectors (see DESIGN.md §3, "Selector").
+    """Base class of all selectors (the contract is described in
+    ``docs/architecture.md``).
+
+    A selector is a scikit-learn estimator, so ``clone`` and ``get_params`` work:
+    ``fit(P, y, *, metric, X=None, configs=None)`` learns from out-of-fold
+    predictions ``P`` (n_models, n_samples, n_classes) and returns ``self``;
+    ``combine(P, X=None)`` returns the ensemble's (n_samples, n_classes) float32
+    prediction. Static selectors set ``weights_`` (non-negative, sum 1); dynamic
+    ones weight members per sample from ``X``.
 
     Subclasses implement ``_fit(P, y, X=None, configs=None)``; static selectors set
-    ``weights_`` there. ``__init__`` of a subclass only stores keyword-only parameters.
+    ``weights_`` there. ``__init__`` of a subclass only stores keyword-only parameters,
+    and ``_parameter_constraints`` declares their valid values (scikit-learn's
+    parameter validation, run first in :meth:`fit`).
 
     Fitted attributes set by :meth:`fit`: ``metric_`` (a
     :class:`~autoens.metrics.Metric`), ``n_models_``, ``n_classes_``, and for static
@@ -47,6 +71,8 @@ class BaseSelector(BaseEstimator, metaclass=ABCMeta):
     #: True when the method can never end worse than SingleBest on its fit data
     #: (checked by :func:`autoens.testing.check_selector`).
     _guarantees_single_best: ClassVar[bool] = False
+    #: Valid values of every constructor parameter (scikit-learn's constraints).
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {}
 
     def fit(
         self,
@@ -64,9 +90,27 @@ class BaseSelector(BaseEstimator, metaclass=ABCMeta):
         is used by dynamic selectors only; ``configs`` (one ``{"learner": str,
         "params": dict}`` per model) by selectors that compare configurations.
         """
-        P = check_predictions(P)
-        n_models, n_samples, n_classes = P.shape
-        y = check_labels(y, n_samples, n_classes)
+        # Hyper-parameters first: a bad one is reported whatever the data.
+        self._validate_params()
+        self.metric_ = get_metric(metric)
+        P, y = self._check_fit_data(P, y, X, configs)
+        self.n_models_ = P.shape[0]
+        self.n_classes_ = P.shape[2]
+        self._fit(P, y, X=X, configs=configs)
+        if self.is_weighted_average and not self.is_dynamic:
+            self._check_weights()
+            self.validation_loss_ = self.metric_.loss_single(y, self.combine(P))
+        return self
+
+    def _check_fit_data(
+        self, P: Any, y: Any, X: Any, configs: list[dict[str, Any]] | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """All data validation of :meth:`fit`, in one place: ``P`` and ``y`` as the
+        metric's task expects them (float32 probabilities and intp class indices for
+        classification); ``X`` and ``configs`` must match ``P``'s rows and models."""
+        P = self.metric_.check_predictions(P)
+        n_models, n_samples, n_outputs = P.shape
+        y = self.metric_.check_target(y, n_samples, n_outputs)
         n_rows = None if X is None else (X.shape[0] if hasattr(X, "shape") else len(X))
         if n_rows is not None and n_rows != n_samples:
             raise ValueError(f"X has {n_rows} rows but P has {n_samples} samples.")
@@ -75,14 +119,7 @@ class BaseSelector(BaseEstimator, metaclass=ABCMeta):
                 f"configs has {len(configs)} entries but P has {n_models} models; "
                 "pass one config dict per model."
             )
-        self.metric_ = get_metric(metric)
-        self.n_models_ = n_models
-        self.n_classes_ = n_classes
-        self._fit(P, y, X=X, configs=configs)
-        if self.is_weighted_average and not self.is_dynamic:
-            self._check_weights()
-            self.validation_loss_ = self.metric_.loss_single(y, self.combine(P))
-        return self
+        return P, y
 
     @abstractmethod
     def _fit(
@@ -143,30 +180,9 @@ class BaseSelector(BaseEstimator, metaclass=ABCMeta):
 
 
 def check_predictions(P: Any) -> np.ndarray:
-    """Validate a prediction tensor: finite float32 probabilities of shape
-    (n_models ≥ 1, n_samples ≥ 1, n_classes ≥ 2)."""
-    P = np.asarray(P, dtype=np.float32)
-    if P.ndim != 3:
-        raise ValueError(
-            "P must have shape (n_models, n_samples, n_classes); got an array of shape "
-            f"{P.shape}. For a single model use P[None]."
-        )
-    n_models, n_samples, n_classes = P.shape
-    if n_models < 1 or n_samples < 1:
-        raise ValueError(f"P needs at least one model and one sample, got {P.shape}.")
-    if n_classes < 2:
-        raise ValueError(
-            f"P needs one column per class (n_classes >= 2), got {n_classes}; for "
-            "binary tasks pass both columns [1 - p, p]."
-        )
-    if not np.isfinite(P).all():
-        raise ValueError("P contains NaN or infinite values.")
-    if P.min() < -_PROBA_TOL or P.max() > 1.0 + _PROBA_TOL:
-        raise ValueError(
-            "P must hold probabilities in [0, 1]; got values in "
-            f"[{P.min()}, {P.max()}]."
-        )
-    return P
+    """Validate a tensor of class probabilities: finite float32 of shape
+    (n_models ≥ 1, n_samples ≥ 1, n_classes ≥ 2) with values in [0, 1]."""
+    return ClassificationTask.check_predictions(P)
 
 
 def check_generator(random_state: Any) -> np.random.Generator:
@@ -185,12 +201,3 @@ def check_generator(random_state: Any) -> np.random.Generator:
         "random_state must be None, an int, a numpy Generator or a RandomState; got "
         f"{random_state!r}."
     )
-
-
-def check_int_param(name: str, value: Any, minimum: int) -> int:
-    """Validate an integer hyperparameter with a lower bound (raises ValueError)."""
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}.")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}.")
-    return int(value)

@@ -1,4 +1,5 @@
-"""CMA-ES over ensemble weights (Purucker & Beel 2023; specs/selectors.md §3).
+"""CMA-ES over ensemble weights (Purucker & Beel 2023, "CMA-ES for post hoc ensembling
+in AutoML: A great success and salvageable failure", AutoML Conf).
 
 CMA-ES searches unconstrained weight vectors x ∈ R^K with the target metric as a
 black-box objective, starting from the single best model (x0 = its one-hot, which
@@ -21,19 +22,24 @@ from __future__ import annotations
 
 import math
 import warnings
+from numbers import Integral, Real
 from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
-from autoens.selectors.base import BaseSelector, check_generator, check_int_param
+from autoens._sklearn import Interval, StrOptions
+from autoens.selectors.base import (
+    RANDOM_STATE_CONSTRAINT,
+    BaseSelector,
+    check_generator,
+)
 from autoens.selectors.baselines import single_best_model
 
 __all__ = ["CMAESSelector", "normalize_ges", "raw_combine"]
 
-_NORMALIZE = ("ges", None)
-# Spec §3.4: full covariance costs O(K²) per sample and O(K³) per eigendecomposition;
+# Full covariance costs O(K²) per sample and O(K³) per eigendecomposition;
 # from this many models on, CMA runs in diagonal (sep-CMA) mode.
 _DIAGONAL_FROM = 500
 
@@ -91,6 +97,14 @@ class CMAESSelector(BaseSelector):
     """
 
     _guarantees_single_best: ClassVar[bool] = True
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "n_iterations": [Interval(Integral, 1, None, closed="left")],
+        # (0, inf): cma needs a finite positive step size.
+        "sigma0": [Interval(Real, 0.0, math.inf, closed="neither")],
+        "normalize": [StrOptions({"ges"}), None],
+        "ensemble_size": [Interval(Integral, 1, None, closed="left")],
+        "random_state": RANDOM_STATE_CONSTRAINT,
+    }
 
     def __init__(
         self,
@@ -120,19 +134,9 @@ class CMAESSelector(BaseSelector):
         X: Any = None,
         configs: list[dict[str, Any]] | None = None,
     ) -> None:
-        n_iterations = check_int_param("n_iterations", self.n_iterations, 1)
-        ensemble_size = check_int_param("ensemble_size", self.ensemble_size, 1)
-        if self.normalize not in _NORMALIZE:
-            raise ValueError(
-                f"normalize must be 'ges' or None, got {self.normalize!r}."
-            )
+        n_iterations = int(self.n_iterations)
+        ensemble_size = int(self.ensemble_size)
         sigma0 = self.sigma0
-        if (
-            isinstance(sigma0, bool)
-            or not isinstance(sigma0, int | float)
-            or not (0.0 < float(sigma0) < math.inf)
-        ):
-            raise ValueError(f"sigma0 must be a positive float, got {sigma0!r}.")
         rng = check_generator(self.random_state)
         metric = self.metric_
         n_models = P.shape[0]
@@ -270,7 +274,7 @@ class _Objective:
 
 
 def normalize_ges(x: np.ndarray, ensemble_size: int = 50) -> np.ndarray:
-    """Map raw CMA-ES points onto GES's lattice ("ExplicitGES", spec §3.2).
+    """Map raw CMA-ES points onto GES's lattice ("ExplicitGES", Purucker & Beel 2023).
 
     For each row of ``x`` (shape (K,) or (λ, K)), with T = ``ensemble_size``:
 
@@ -330,7 +334,7 @@ def normalize_ges(x: np.ndarray, ensemble_size: int = 50) -> np.ndarray:
 
 
 def raw_combine(W: np.ndarray, P: np.ndarray) -> np.ndarray:
-    """Raw-weight ensembles (spec §3.1): (m, N, C) float32 from W (m, K), P (K, N, C).
+    """Raw-weight ensembles: (m, N, C) float32 from W (m, K), P (K, N, C).
 
     A candidate whose weights are all non-negative is renormalised (its weights
     divided by their sum, so rows of probabilities stay rows of probabilities); one

@@ -1,9 +1,27 @@
 """Dynamic ensemble selection (DES/DCS) over cached out-of-fold predictions.
 
-Spec: ``specs/divbo_des.md`` §3. The methods are those of DESlib 0.3.7, rebuilt on the
+The methods are those of DESlib 0.3.7 (Cruz, Hafemann, Sabourin & Cavalcanti 2020,
+"DESlib: A dynamic ensemble selection library in Python", JMLR 21(8)), rebuilt on the
 prediction cache: no pool member is refit or re-predicted on the selection set
 (DSEL = the OOF rows), because the OOF probabilities already say where each member
-is right.
+is right. The methods' papers:
+
+* KNORA-E and KNORA-U: Ko, Sabourin & Britto 2008, "From dynamic classifier
+  selection to dynamic ensemble selection", Pattern Recognition 41(5);
+* DES-P: Woloszynski, Kurzynski, Podsiadlo & Stachowiak 2012, "A measure of
+  competence based on random classification for dynamic ensemble selection",
+  Information Fusion 13(3);
+* KNOP: Cavalin, Sabourin & Suen 2013, "Dynamic selection approaches for multiple
+  classifier systems", Neural Computing and Applications 22(3);
+* OLA: Woods, Kegelmeyer & Bowyer 1997, "Combination of multiple classifiers using
+  local accuracy estimates", IEEE TPAMI 19(4);
+* META-DES: Cruz, Sabourin, Cavalcanti & Ren 2015, "META-DES: A dynamic ensemble
+  selection framework using meta-learning", Pattern Recognition 48(5).
+
+Layout: the shared machinery (neighbourhoods, leave-one-out, weighting, voting) is
+:class:`~autoens.selectors.dynamic_base.DynamicSelector`; META-DES, which also learns
+a meta-classifier, is in :mod:`autoens.selectors.dynamic_metades`; the kNN methods
+are here.
 
 Public API (shared with ``selectors/auto.py``, ``ensemble.py`` and the benchmark)::
 
@@ -77,317 +95,14 @@ against golden values from DESlib 0.3.7, ``tests/data/des_golden/``):
 
 from __future__ import annotations
 
-import numbers
-import warnings
 from typing import Any, ClassVar
 
 import numpy as np
-from sklearn.base import clone
-from sklearn.naive_bayes import MultinomialNB
-from sklearn.neighbors import NearestNeighbors
-from sklearn.utils.validation import check_is_fitted
 
-from autoens.selectors.base import BaseSelector, check_generator, check_int_param
+from autoens.selectors.dynamic_base import DynamicSelector
+from autoens.selectors.dynamic_metades import METADES
 
 __all__ = ["DESP", "KNOP", "KNORAE", "KNORAU", "METADES", "OLA", "DynamicSelector"]
-
-_VOTING = ("soft", "hard")
-_MODES = ("selection", "weighting", "hybrid")
-# Bin edges DESlib uses to digitise META-DES meta-features for multinomial NB
-# (values in [0, 1] -> 11 integer levels).
-_NB_BINS = np.linspace(0.1, 1.0, 10)
-
-
-class DynamicSelector(BaseSelector):
-    """Base of the dynamic selectors: kNN competence regions over the fit (OOF) rows.
-
-    Subclasses say where neighbours are found (``_feature_space``,
-    ``_profile_space``) and implement ``_competence`` (per-row competence of every
-    member) and, for DES methods, ``_select`` (the boolean selection mask).
-    """
-
-    is_dynamic: ClassVar[bool] = True
-    is_weighted_average: ClassVar[bool] = False
-    #: Neighbours in the feature space X (needs X in fit and combine).
-    _feature_space: ClassVar[bool] = True
-    #: Neighbours in output-profile space (the pool's probabilities).
-    _profile_space: ClassVar[bool] = False
-    _has_mode: ClassVar[bool] = True
-
-    def __init__(
-        self,
-        *,
-        k: int = 7,
-        voting: str = "soft",
-        mode: str = "selection",
-        skip_agreed: bool = True,
-        random_state: int | np.random.Generator | None = None,
-    ) -> None:
-        self.k = k
-        self.voting = voting
-        self.mode = mode
-        self.skip_agreed = skip_agreed
-        self.random_state = random_state
-
-    # --- fit ------------------------------------------------------------------------
-
-    def _fit(
-        self,
-        P: np.ndarray,
-        y: np.ndarray,
-        X: Any = None,
-        configs: list[dict[str, Any]] | None = None,
-    ) -> None:
-        self._check_params()
-        n_samples = P.shape[1]
-        if n_samples < 2:
-            raise ValueError(
-                f"{type(self).__name__} needs at least 2 fit rows to form "
-                f"neighbourhoods, got {n_samples}."
-            )
-        self.k_ = self._clip_neighbours("k", self.k, n_samples)
-        self.correct_ = (P.argmax(axis=2) == y[None, :]).T  # (n_samples, n_models)
-        self.y_ = y
-        every_row = np.arange(n_samples)
-        # Leave-one-out neighbourhoods of the fit rows are fixed: compute them once,
-        # for the LOO score here and for combine(..., exclude_self=True) later.
-        if self._feature_space:
-            X = self._check_X(X, n_samples, where="fit")
-            self.X_fit_ = X
-            self.nn_ = NearestNeighbors().fit(X)
-            self.loo_neighbours_ = _kneighbours(self.nn_, X, self.k_, every_row)
-        if self._profile_space:
-            self.profiles_fit_ = _profiles(P)
-            self.profile_nn_ = NearestNeighbors().fit(self.profiles_fit_)
-            self.loo_profile_neighbours_ = _kneighbours(
-                self.profile_nn_,
-                self.profiles_fit_,
-                self._profile_k(n_samples),
-                every_row,
-            )
-        self._fit_method(P, y)
-        W, out = self._weights_and_output(P, X, exclude_self=True)
-        summary = W.mean(axis=0)
-        self.weights_ = summary / summary.sum()
-        self.validation_loss_ = self.metric_.loss_single(y, out)
-
-    def _fit_method(self, P: np.ndarray, y: np.ndarray) -> None:
-        """Hook for methods that learn more at fit time (META-DES)."""
-
-    def _profile_k(self, n_samples: int) -> int:
-        """Number of output-profile neighbours (KNOP: k; META-DES: Kp)."""
-        return self.k_
-
-    def _check_params(self) -> None:
-        name = type(self).__name__
-        check_int_param("k", self.k, 1)
-        if self.voting not in _VOTING:
-            raise ValueError(
-                f"{name}: voting must be 'soft' or 'hard', got {self.voting!r}."
-            )
-        if self._has_mode and self.mode not in _MODES:
-            raise ValueError(
-                f"{name}: mode must be one of {', '.join(_MODES)}; got {self.mode!r}."
-            )
-        if not isinstance(self.skip_agreed, bool | np.bool_):
-            raise ValueError(
-                f"{name}: skip_agreed must be True or False, got {self.skip_agreed!r}."
-            )
-
-    def _clip_neighbours(self, name: str, value: int, n_samples: int) -> int:
-        # Leave-one-out scoring queries value + 1 rows, so at most n_samples - 1.
-        if value > n_samples - 1:
-            warnings.warn(
-                f"{type(self).__name__}: {name}={value} but only {n_samples} fit rows; "
-                f"using {name}={n_samples - 1} (leave-one-out needs {name} + 1 rows).",
-                UserWarning,
-                stacklevel=4,
-            )
-            return n_samples - 1
-        return int(value)
-
-    def _check_X(self, X: Any, n_samples: int, *, where: str) -> np.ndarray:
-        name = type(self).__name__
-        if X is None:
-            raise ValueError(
-                f"{name} is a dynamic selector: pass X (the numeric competence "
-                f"features of the rows of P) to {where}()."
-            )
-        try:
-            X = np.asarray(X, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(
-                f"{name}: X must be numeric (scale and encode categorical columns "
-                f"first); converting it to float failed: {exc}"
-            ) from exc
-        if X.ndim != 2:
-            raise ValueError(
-                f"{name}: X must be 2-D (n_samples, n_features), got shape {X.shape}."
-            )
-        if X.shape[0] != n_samples:
-            raise ValueError(
-                f"{name}: X has {X.shape[0]} rows but P has {n_samples} samples; "
-                "pass the features of exactly the rows of P."
-            )
-        if not np.isfinite(X).all():
-            raise ValueError(
-                f"{name}: X contains NaN or infinite values; impute them before the "
-                "competence features are built."
-            )
-        if hasattr(self, "X_fit_") and X.shape[1] != self.X_fit_.shape[1]:
-            raise ValueError(
-                f"{name}: X has {X.shape[1]} features but the selector was fit on "
-                f"{self.X_fit_.shape[1]}."
-            )
-        return X
-
-    # --- predict --------------------------------------------------------------------
-
-    @property
-    def required_members_(self) -> np.ndarray:
-        """Every member: agreement, output profiles and selection read them all."""
-        check_is_fitted(self)
-        return np.arange(self.n_models_)
-
-    def combine(
-        self, P: Any, X: Any = None, *, exclude_self: bool = False
-    ) -> np.ndarray:
-        """Per-row dynamic ensemble (n_samples, n_classes) float32.
-
-        ``P`` holds the predictions of all members on the query rows, ``X`` their
-        competence features. With ``exclude_self=True`` the query rows are the fit
-        rows in fit order and each row is left out of its own neighbourhood.
-        """
-        return self._predict(P, X, exclude_self)[1]
-
-    def sample_weights(
-        self, P: Any, X: Any = None, *, exclude_self: bool = False
-    ) -> np.ndarray:
-        """Per-row member weights (n_samples, n_models) that :meth:`combine` applies;
-        each row sums to 1 (hard voting weights the members' votes)."""
-        return self._predict(P, X, exclude_self)[0]
-
-    def _predict(
-        self, P: Any, X: Any, exclude_self: bool
-    ) -> tuple[np.ndarray, np.ndarray]:
-        check_is_fitted(self)
-        P = self._check_combine_input(P)
-        n_samples = P.shape[1]
-        if self._feature_space:
-            X = self._check_X(X, n_samples, where="combine")
-        if exclude_self:
-            self._check_fit_rows(P, X)
-        return self._weights_and_output(P, X, exclude_self=exclude_self)
-
-    def _check_fit_rows(self, P: np.ndarray, X: np.ndarray | None) -> None:
-        n_fit = self.correct_.shape[0]
-        same = P.shape[1] == n_fit
-        if same and self._feature_space:
-            same = np.array_equal(X, self.X_fit_)
-        if same and self._profile_space:
-            same = np.array_equal(_profiles(P), self.profiles_fit_)
-        if not same:
-            raise ValueError(
-                f"{type(self).__name__}: exclude_self=True needs the fit rows in fit "
-                "order (the same X and P as in fit); for new rows use "
-                "exclude_self=False."
-            )
-
-    def _weights_and_output(
-        self, P: np.ndarray, X: np.ndarray | None, *, exclude_self: bool
-    ) -> tuple[np.ndarray, np.ndarray]:
-        n_models, n_samples, n_classes = P.shape
-        labels = P.argmax(axis=2)  # (n_models, n_samples)
-        W = np.full((n_samples, n_models), 1.0 / n_models)
-        out = P.mean(axis=0, dtype=np.float64)
-        if self.skip_agreed:
-            rows = np.flatnonzero((labels != labels[:1]).any(axis=0))
-        else:
-            rows = np.arange(n_samples)
-        if rows.size:
-            Pr = P[:, rows]
-            Xr = None if X is None or not self._feature_space else X[rows]
-            self_index = rows if exclude_self else None
-            W[rows] = self._row_weights(Pr, Xr, self_index)
-            if self.voting == "soft":
-                out[rows] = np.einsum("nm,mnc->nc", W[rows], Pr, dtype=np.float64)
-            else:
-                votes = labels[:, rows, None] == np.arange(n_classes)
-                out[rows] = np.einsum("nm,mnc->nc", W[rows], votes, dtype=np.float64)
-        out /= out.sum(axis=1, keepdims=True)
-        return W, out.astype(np.float32)
-
-    def _row_weights(
-        self, P: np.ndarray, X: np.ndarray | None, self_index: np.ndarray | None
-    ) -> np.ndarray:
-        """Normalised member weights (n_rows, n_models) from competence and mode."""
-        competence = self._competence(P, X, self_index)
-        if self.mode == "weighting":
-            raw = competence
-        else:
-            selected = self._select(competence)
-            none = ~selected.any(axis=1)
-            selected[none] = True  # fallback: every member
-            raw = selected if self.mode == "selection" else selected * competence
-        raw = np.asarray(raw, dtype=np.float64)
-        total = raw.sum(axis=1, keepdims=True)
-        uniform = np.full_like(raw, 1.0 / raw.shape[1])
-        return np.where(total > 0, raw / np.where(total > 0, total, 1.0), uniform)
-
-    def _competence(
-        self, P: np.ndarray, X: np.ndarray | None, self_index: np.ndarray | None
-    ) -> np.ndarray:
-        raise NotImplementedError
-
-    def _select(self, competence: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
-
-    # --- neighbours -----------------------------------------------------------------
-
-    def _feature_neighbours(
-        self, X: np.ndarray, self_index: np.ndarray | None
-    ) -> np.ndarray:
-        """k nearest fit rows in X (n, k); leave-one-out ones for fit rows."""
-        if self_index is not None:
-            return self.loo_neighbours_[self_index]
-        return _kneighbours(self.nn_, X, self.k_, None)
-
-    def _profile_neighbours(
-        self, P: np.ndarray, self_index: np.ndarray | None
-    ) -> np.ndarray:
-        """Nearest fit rows in output-profile space; leave-one-out ones for fit rows."""
-        if self_index is not None:
-            return self.loo_profile_neighbours_[self_index]
-        k = self.loo_profile_neighbours_.shape[1]
-        return _kneighbours(self.profile_nn_, _profiles(P), k, None)
-
-    def _region(self, X: np.ndarray, self_index: np.ndarray | None) -> np.ndarray:
-        """Correctness of every member on each row's k neighbours: (n, k, n_models)."""
-        return self.correct_[self._feature_neighbours(X, self_index)]
-
-
-def _profiles(P: np.ndarray) -> np.ndarray:
-    """Output profiles (n_samples, n_models * n_classes); binary: one column per model
-    (the other is its complement and only rescales distances, as in DESlib)."""
-    if P.shape[2] == 2:
-        return np.ascontiguousarray(P[:, :, 0].T)
-    return np.ascontiguousarray(P.transpose(1, 0, 2)).reshape(P.shape[1], -1)
-
-
-def _kneighbours(
-    nn: NearestNeighbors, Q: np.ndarray, k: int, self_index: np.ndarray | None
-) -> np.ndarray:
-    """Indices of the k nearest fit rows (nearest first); with ``self_index`` each query
-    row i is fit row ``self_index[i]`` and is dropped from its own neighbours."""
-    if self_index is None:
-        return nn.kneighbors(Q, n_neighbors=k, return_distance=False)
-    nbr = nn.kneighbors(Q, n_neighbors=k + 1, return_distance=False)
-    drop = nbr == self_index[:, None]
-    # A duplicate of the row may come before it; if the row itself is not among the
-    # k + 1 (ties at distance 0), drop the farthest instead.
-    missing = ~drop.any(axis=1)
-    drop[missing, -1] = True
-    return nbr[~drop].reshape(len(Q), k)
 
 
 def _run_length(R: np.ndarray) -> np.ndarray:
@@ -464,7 +179,11 @@ class OLA(DynamicSelector):
     """Overall Local Accuracy (dynamic classifier selection): each row uses the one
     member with the best accuracy on its neighbours (ties: lowest index)."""
 
-    _has_mode: ClassVar[bool] = False
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        name: constraint
+        for name, constraint in DynamicSelector._parameter_constraints.items()
+        if name != "mode"
+    }
 
     def __init__(
         self,
@@ -486,160 +205,3 @@ class OLA(DynamicSelector):
         competence = self._competence(P, X, self_index)
         best = competence.argmax(axis=1)
         return np.eye(competence.shape[1])[best]
-
-
-class METADES(DynamicSelector):
-    """META-DES: a meta-classifier predicts, from meta-features of a (row, member)
-    pair, whether the member is correct; members with P(correct) above
-    ``selection_threshold`` are kept (``mode`` as in the other DES methods).
-
-    Meta-features per member (2k + Kp + 2): f1 correctness on the k feature-space
-    neighbours, f2 its probability of the true class there, f3 its local accuracy, f4
-    correctness on the Kp nearest output-profile neighbours, f5 its top probability on
-    the row. The meta-classifier is trained on the fit rows, each with its own
-    leave-one-out neighbourhoods; target = the member was correct. Default
-    meta-classifier: multinomial naive Bayes on the features digitised into 11 levels
-    (DESlib's choice); any scikit-learn classifier with ``predict_proba`` works and
-    gets the raw features. ``Hc`` drops fit rows on which the pool's consensus
-    (fraction correct or wrong, whichever is larger) exceeds ``Hc``.
-    """
-
-    _profile_space: ClassVar[bool] = True
-
-    def __init__(
-        self,
-        *,
-        k: int = 7,
-        Kp: int = 5,
-        Hc: float = 1.0,
-        selection_threshold: float = 0.5,
-        meta_classifier: Any = None,
-        voting: str = "soft",
-        mode: str = "selection",
-        skip_agreed: bool = True,
-        random_state: int | np.random.Generator | None = None,
-    ) -> None:
-        self.k = k
-        self.Kp = Kp
-        self.Hc = Hc
-        self.selection_threshold = selection_threshold
-        self.meta_classifier = meta_classifier
-        self.voting = voting
-        self.mode = mode
-        self.skip_agreed = skip_agreed
-        self.random_state = random_state
-
-    def _check_params(self) -> None:
-        super()._check_params()
-        name = type(self).__name__
-        check_int_param("Kp", self.Kp, 1)
-        if not isinstance(self.Hc, numbers.Real) or not 0.5 <= self.Hc <= 1.0:
-            raise ValueError(
-                f"{name}: Hc must be a number in [0.5, 1], got {self.Hc!r}."
-            )
-        threshold = self.selection_threshold
-        if not isinstance(threshold, numbers.Real) or not 0.0 <= threshold < 1.0:
-            raise ValueError(
-                f"{name}: selection_threshold must be in [0, 1), got {threshold!r}."
-            )
-        if self.meta_classifier is not None and not hasattr(
-            self.meta_classifier, "predict_proba"
-        ):
-            raise ValueError(
-                f"{name}: meta_classifier must be a scikit-learn classifier with "
-                f"predict_proba, got {self.meta_classifier!r}."
-            )
-
-    def _digitise(self) -> bool:
-        return self.meta_classifier is None or isinstance(
-            self.meta_classifier, MultinomialNB
-        )
-
-    def _profile_k(self, n_samples: int) -> int:
-        self.Kp_ = self._clip_neighbours("Kp", self.Kp, n_samples)
-        return self.Kp_
-
-    def _fit_method(self, P: np.ndarray, y: np.ndarray) -> None:
-        n_samples = P.shape[1]
-        # Probability each member gives the true class of each fit row (n, M).
-        self.true_proba_ = P[:, np.arange(n_samples), y].T
-        correct = self.correct_
-        agreement = correct.mean(axis=1)
-        keep = np.flatnonzero(np.maximum(agreement, 1.0 - agreement) <= self.Hc + 1e-12)
-        if keep.size == 0:
-            raise ValueError(
-                f"METADES: Hc={self.Hc} leaves no fit row to train the "
-                "meta-classifier on; raise Hc (1.0 keeps every row)."
-            )
-        # Meta-features of every fit row with its leave-one-out neighbourhoods: the
-        # kept rows train the meta-classifier, all of them give the LOO competence.
-        every_row = np.arange(n_samples)
-        features = self._meta_features(P, self.X_fit_, every_row)
-        n_models = P.shape[0]
-        rows = (keep[:, None] * n_models + np.arange(n_models)).reshape(-1)
-        target = correct[keep].reshape(-1).astype(np.int64)
-        if self.meta_classifier is None:
-            meta = MultinomialNB()
-        else:
-            meta = clone(self.meta_classifier)
-            params = meta.get_params(deep=False)
-            if "random_state" in params and params["random_state"] is None:
-                seed = check_generator(self.random_state).integers(2**31 - 1)
-                meta.set_params(random_state=int(seed))
-        classes = np.unique(target)
-        if classes.size == 1:
-            # Every member always right (or always wrong) on the kept rows: the
-            # meta-classifier has nothing to learn; competence is that constant.
-            self.meta_classifier_ = None
-            self.constant_competence_ = float(classes[0])
-            self.loo_competence_ = np.full(correct.shape, self.constant_competence_)
-        else:
-            self.meta_classifier_ = meta.fit(features[rows], target)
-            self.constant_competence_ = None
-            self.loo_competence_ = self._predict_competence(features, n_samples)
-
-    def _meta_features(
-        self, P: np.ndarray, X: np.ndarray, self_index: np.ndarray | None
-    ) -> np.ndarray:
-        """(n_rows * n_models, 2k + Kp + 2) meta-features, rows ordered (row, member);
-        uint8 bin indices when the meta-classifier is multinomial NB, else float32."""
-        nbr = self._feature_neighbours(X, self_index)
-        nbr_op = self._profile_neighbours(P, self_index)
-        f1 = self.correct_[nbr]  # (n, k, M)
-        f2 = self.true_proba_[nbr]  # (n, k, M)
-        f3 = f1.mean(axis=1, dtype=np.float64)[:, None, :]  # (n, 1, M)
-        f4 = self.correct_[nbr_op]  # (n, Kp, M)
-        f5 = P.max(axis=2).T[:, None, :]  # (n, 1, M)
-        groups = [f1, f2, f3, f4, f5]
-        if self._digitise():
-            # Digitise each group in its own precision, so bin edges fall as DESlib's
-            # (a correctness flag is bin 0 or 10).
-            groups = [
-                g * np.uint8(10)
-                if g.dtype == bool
-                else np.digitize(g, _NB_BINS).astype(np.uint8)
-                for g in groups
-            ]
-            dtype = np.uint8
-        else:
-            dtype = np.float32
-        F = np.concatenate([g.astype(dtype, copy=False) for g in groups], axis=1)
-        # (n, F, M) -> (n, M, F) -> (n * M, F)
-        return np.ascontiguousarray(F.transpose(0, 2, 1)).reshape(-1, F.shape[1])
-
-    def _competence(self, P, X, self_index):
-        n_models, n_rows, _ = P.shape
-        if self_index is not None:
-            return self.loo_competence_[self_index]
-        if self.meta_classifier_ is None:
-            return np.full((n_rows, n_models), self.constant_competence_)
-        return self._predict_competence(self._meta_features(P, X, None), n_rows)
-
-    def _predict_competence(self, features: np.ndarray, n_rows: int) -> np.ndarray:
-        """P(member correct) from meta-features, as (n_rows, n_models)."""
-        proba = self.meta_classifier_.predict_proba(features)
-        column = int(np.flatnonzero(self.meta_classifier_.classes_ == 1)[0])
-        return proba[:, column].reshape(n_rows, -1)
-
-    def _select(self, competence):
-        return competence > self.selection_threshold

@@ -1,4 +1,5 @@
-"""Greedy ensemble selection (Caruana et al. 2004), as in specs/selectors.md §1.4.
+"""Greedy ensemble selection (Caruana, Niculescu-Mizil, Crew & Ksikes 2004, "Ensemble
+selection from libraries of models", ICML).
 
 Forward selection with replacement: each iteration adds the model whose addition gives
 the lowest validation loss, so integer counts become weights. The details that matter
@@ -14,12 +15,18 @@ class-major copy) plus one 64 MB chunk of candidates.
 
 from __future__ import annotations
 
-from typing import Any
+from numbers import Integral
+from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from autoens.selectors.base import BaseSelector, check_generator, check_int_param
+from autoens._sklearn import Interval
+from autoens.selectors.base import (
+    RANDOM_STATE_CONSTRAINT,
+    BaseSelector,
+    check_generator,
+)
 
 __all__ = ["GreedyEnsembleSelection"]
 
@@ -71,6 +78,13 @@ class GreedyEnsembleSelection(BaseSelector):
         float32 arithmetic, so this equals the loss seen during selection exactly.
     """
 
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "ensemble_size": [Interval(Integral, 1, None, closed="left")],
+        "init_sorted": [Interval(Integral, 0, None, closed="left")],
+        "use_best": ["boolean"],
+        "random_state": RANDOM_STATE_CONSTRAINT,
+    }
+
     def __init__(
         self,
         *,
@@ -97,8 +111,8 @@ class GreedyEnsembleSelection(BaseSelector):
         X: Any = None,
         configs: list[dict[str, Any]] | None = None,
     ) -> None:
-        ensemble_size = check_int_param("ensemble_size", self.ensemble_size, 1)
-        init_sorted = check_int_param("init_sorted", self.init_sorted, 0)
+        ensemble_size = int(self.ensemble_size)
+        init_sorted = int(self.init_sorted)
         rng = check_generator(self.random_state)
         metric = self.metric_
         n_models = P.shape[0]

@@ -1,7 +1,9 @@
-"""Exact convex weight optimisation over the simplex (specs/selectors.md §4).
+"""Exact convex weight optimisation over the simplex.
 
-Echtenbruck et al. solve the optimally weighted ensemble of regression models as one
-convex QP. For classification we stack the classes (our design, spec §4.2): the Brier
+Echtenbruck, Echtenbruck, Batenburg, Bäck, Naujoks & Emmerich (2022), "Optimally
+weighted ensembles of regression models: exact weight optimization and applications"
+(arXiv:2206.11263), solve the optimally weighted ensemble of regression models as one
+convex QP. For classification we stack the classes (our design): the Brier
 score of the mixture ``Σ_k w_k P_k`` is ``wᵀGw − 2bᵀw + const`` with the Gram matrix
 ``G = Σ_i a_i Σ_c P[:, i, c] P[:, i, c]ᵀ`` and ``b_k = Σ_i a_i P[k, i, y_i]``, so the
 whole problem is K-dimensional once G is built: one pass over the data instead of
@@ -16,12 +18,14 @@ solution is kept only when it beats the single best model on the target metric.
 from __future__ import annotations
 
 import logging
+from numbers import Real
 from typing import Any, ClassVar
 
 import numpy as np
 import qpsolvers
 import scipy.sparse as sp
 
+from autoens._sklearn import Interval, StrOptions
 from autoens.selectors.base import BaseSelector
 from autoens.selectors.baselines import single_best_model
 
@@ -35,7 +39,6 @@ __all__ = [
 
 logger = logging.getLogger("autoens")
 
-_OBJECTIVES = ("brier", "log_loss")
 # float64 elements of one row chunk of the stacked predictions while building G (32 MB),
 # so that N·C·K never sits in memory at once.
 _GRAM_CHUNK_ELEMENTS = 1 << 22
@@ -59,7 +62,7 @@ class QPSelector(BaseSelector):
     Parameters
     ----------
     objective : {"brier", "log_loss"}, default="brier"
-        ``"brier"``: least squares on the stacked class probabilities (spec §4.2),
+        ``"brier"``: least squares on the stacked class probabilities,
         solved exactly as a QP with Clarabel (DAQP if Clarabel fails).
         ``"log_loss"``: the mixture negative log likelihood, solved by sequential QP
         with an Armijo line search until ``f(w) − min f <= 1e-9``, certified by the
@@ -99,6 +102,12 @@ class QPSelector(BaseSelector):
     """
 
     _guarantees_single_best: ClassVar[bool] = True
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "objective": [StrOptions({"brier", "log_loss"})],
+        "class_balanced": ["boolean"],
+        "ridge": [Interval(Real, 0.0, 1.0, closed="both")],
+        "weight_cutoff": [Interval(Real, 0.0, 0.5, closed="both")],
+    }
 
     def __init__(
         self,
@@ -120,12 +129,8 @@ class QPSelector(BaseSelector):
         X: Any = None,
         configs: list[dict[str, Any]] | None = None,
     ) -> None:
-        if self.objective not in _OBJECTIVES:
-            raise ValueError(
-                f"objective must be one of {_OBJECTIVES}, got {self.objective!r}."
-            )
-        ridge = _check_float("ridge", self.ridge, 0.0, 1.0)
-        cutoff = _check_float("weight_cutoff", self.weight_cutoff, 0.0, 0.5)
+        ridge = float(self.ridge)
+        cutoff = float(self.weight_cutoff)
         n_models = P.shape[0]
         self.single_best_index_, self.single_best_loss_ = single_best_model(
             self.metric_, y, P
@@ -339,11 +344,3 @@ def _log_loss_value_and_gap(
     m = Q @ w
     gap = float(np.log((a @ (Q / m[:, None])).max()))
     return -float(a @ np.log(m)), max(0.0, gap)
-
-
-def _check_float(name: str, value: Any, low: float, high: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | np.floating):
-        raise ValueError(f"{name} must be a float in [{low}, {high}], got {value!r}.")
-    if not low <= float(value) <= high:
-        raise ValueError(f"{name} must be in [{low}, {high}], got {value}.")
-    return float(value)

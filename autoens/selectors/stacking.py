@@ -1,17 +1,22 @@
-"""Stacking baselines (specs/selectors.md §5).
+"""Stacking baselines.
 
-:class:`StackingSelector` is the logistic-regression stacker of the CMA-ES paper: a
-regularised multinomial logistic regression on the members' OOF probabilities. Its
-output is a learned function, not a weighted average, so its honest validation loss
-comes from its own inner cross-validation. :class:`NNLSStacking` is R SuperLearner's
-default (``method.NNLS``): non-negative least squares of the one-hot labels on the
-stacked probabilities, coefficients normalised to sum 1, a true weighted average.
+:class:`StackingSelector` is the logistic-regression stacker that Purucker & Beel
+(2023, "CMA-ES for post hoc ensembling in AutoML: A great success and salvageable
+failure", AutoML Conf) compare against: a regularised multinomial logistic
+regression on the members' OOF probabilities. Its output is a learned function, not
+a weighted average, so its honest validation loss comes from its own inner
+cross-validation. :class:`NNLSStacking` is the default of R's SuperLearner
+(``method.NNLS``; van der Laan, Polley & Hubbard 2007, "Super learner", Statistical
+Applications in Genetics and Molecular Biology 6(1)): non-negative least squares of
+the one-hot labels on the stacked probabilities, coefficients normalised to sum 1, a
+true weighted average.
 """
 
 from __future__ import annotations
 
 import logging
 import warnings
+from numbers import Integral, Real
 from typing import Any, ClassVar
 
 import numpy as np
@@ -22,7 +27,12 @@ from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
-from autoens.selectors.base import BaseSelector, check_generator, check_int_param
+from autoens._sklearn import Interval
+from autoens.selectors.base import (
+    RANDOM_STATE_CONSTRAINT,
+    BaseSelector,
+    check_generator,
+)
 from autoens.selectors.baselines import single_best_model
 from autoens.selectors.qp import gram_matrix
 
@@ -79,6 +89,11 @@ class StackingSelector(BaseSelector):
     """
 
     is_weighted_average: ClassVar[bool] = False
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "C": [Interval(Real, 0.0, np.inf, closed="neither")],
+        "cv": [Interval(Integral, 2, None, closed="left")],
+        "random_state": RANDOM_STATE_CONSTRAINT,
+    }
 
     def __init__(
         self, *, C: float = 1.0, cv: int = 5, random_state: Any = None
@@ -94,13 +109,7 @@ class StackingSelector(BaseSelector):
         X: Any = None,
         configs: list[dict[str, Any]] | None = None,
     ) -> None:
-        if (
-            isinstance(self.C, bool)
-            or not isinstance(self.C, int | float)
-            or not (0.0 < float(self.C) < np.inf)
-        ):
-            raise ValueError(f"C must be a positive float, got {self.C!r}.")
-        n_splits = check_int_param("cv", self.cv, 2)
+        n_splits = int(self.cv)
         rng = check_generator(self.random_state)
         n_models, n_samples, n_classes = P.shape
 

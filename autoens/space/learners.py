@@ -16,16 +16,11 @@ Design decisions (one place, so they are easy to revisit):
   scikit-learn's missing-value splitter made it ~1.7x slower at equal accuracy.
 * Missing categories become their own level, ``"__missing__"``; unseen ones map to
   the pooled infrequent level (one-hot) or to NaN (ordinal codes).
-* Every model is wrapped in :class:`_SafeClassifier`, which (1) label-encodes ``y``
-  so XGBoost accepts a fold lacking a class, (2) answers a one-class fold with a
-  constant, (3) shrinks settings the data cannot support (``n_neighbors`` above the
-  row count, a stratified early-stopping split with too few rows per class) and
-  (4) silences ``ConvergenceWarning``: the search caps iterations on purpose (MLP,
-  logistic regression) and a capped fit is a legitimate candidate, not a fault,
-  and (5) limits BLAS/OpenMP to one thread during fit and predict.
+* Every model is wrapped in :class:`~autoens.space.wrappers.SafeClassifier` (robust
+  to one-class folds, tiny folds, capped iterations; one thread).
 * Single-threaded models: the search parallelises over trials.  ``n_jobs=1`` where
   the model has it; HistGB has no such knob and its OpenMP threads made a 178-row
-  fit 8x slower on 2 cores (70x with the cores busy), hence (5).
+  fit 8x slower on 2 cores (70x with the cores busy), hence the wrapper's limit.
 * Boosters are imported inside their build functions, so importing autoens does not
   pay for LightGBM/XGBoost.
 
@@ -39,201 +34,39 @@ for the library default of 0.
 
 from __future__ import annotations
 
-import warnings
+from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-import pandas as pd
 from optuna.distributions import (
     BaseDistribution,
     CategoricalDistribution,
     FloatDistribution,
     IntDistribution,
 )
-from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.base import BaseEstimator
 from sklearn.compose import ColumnTransformer
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import (
-    FunctionTransformer,
-    OneHotEncoder,
-    OrdinalEncoder,
-    StandardScaler,
+
+from autoens.space.preprocessing import (
+    MISSING_CATEGORY,
+    categorical_indices,
+    clean_categories,
+    dense_preprocessor,
+    tree_preprocessor,
 )
-from sklearn.utils.validation import check_is_fitted
-from threadpoolctl import threadpool_limits
-
 from autoens.space.registry import FeatureTypes, LearnerSpec
+from autoens.space.wrappers import SafeClassifier
 
-__all__ = ["DEFAULT_LEARNERS", "MISSING_CATEGORY"]
+__all__ = ["DEFAULT_LEARNERS", "MISSING_CATEGORY", "get_learners"]
 
-#: Level that replaces a missing categorical value before encoding.
-MISSING_CATEGORY = "__missing__"
+# Fold models pickled by autoens 0.1 (in saved models and disk caches) refer to these
+# names in this module; keep them importable here.
+_SafeClassifier = SafeClassifier
+_clean_categories = clean_categories
 
-# One-hot: pool levels seen fewer than this many times, and cap the width.
-_ONEHOT_MIN_FREQUENCY = 5
-_ONEHOT_MAX_CATEGORIES = 32
-# Ordinal codes: HistGB's native categorical support allows at most 255 levels.
-_ORDINAL_MAX_CATEGORIES = 255
 # Forests default to 200 trees and may reach 500 (AutoGluon uses 300).
 _FOREST_TREES = IntDistribution(50, 500, step=50)
 _MAX_FEATURES_CHOICES = ("sqrt", "log2", 0.1, 0.25, 0.5, 0.75, 1.0)
-
-
-# --------------------------------------------------------------------------- wrapper
-
-
-class _SafeClassifier(ClassifierMixin, BaseEstimator):
-    """Make a classifier robust to what CV folds of real data throw at it.
-
-    See the module docstring for the five things it does.  ``fit_params`` are
-    passed to the wrapped ``fit`` (LightGBM takes its categorical columns there).
-    """
-
-    def __init__(
-        self, estimator: BaseEstimator, fit_params: dict[str, Any] | None = None
-    ) -> None:
-        self.estimator = estimator
-        self.fit_params = fit_params
-
-    def fit(self, X: Any, y: Any) -> _SafeClassifier:
-        y = np.asarray(y)
-        self.classes_, y_encoded = np.unique(y, return_inverse=True)
-        self.n_features_in_ = X.shape[1]
-        if len(self.classes_) < 2:
-            # Nothing to learn; predict_proba answers 1 for the only class.
-            self.estimator_ = None
-            return self
-        estimator = clone(self.estimator)
-        _fit_to_data(estimator, np.bincount(y_encoded))
-        with warnings.catch_warnings(), threadpool_limits(limits=1):
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            estimator.fit(X, y_encoded, **(self.fit_params or {}))
-        self.estimator_ = estimator
-        return self
-
-    def predict_proba(self, X: Any) -> np.ndarray:
-        check_is_fitted(self)
-        if self.estimator_ is None:
-            return np.ones((X.shape[0], 1))
-        with threadpool_limits(limits=1):
-            return self.estimator_.predict_proba(X)
-
-    def predict(self, X: Any) -> np.ndarray:
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
-
-
-def _fit_to_data(estimator: BaseEstimator, class_counts: np.ndarray) -> None:
-    """Shrink settings the training data cannot support (clone already made)."""
-    params = estimator.get_params(deep=False)
-    n_samples = int(class_counts.sum())
-    if params.get("n_neighbors", 0) > n_samples:
-        estimator.set_params(n_neighbors=n_samples)
-    # A stratified validation split (HistGB past 10k rows, MLP if ever built with
-    # early stopping) needs two rows per
-    # class and at least one row per class on each side.
-    early = params.get("early_stopping")
-    uses_split = early is True or (early == "auto" and n_samples > 10_000)
-    if uses_split:
-        n_val = int(np.ceil(params["validation_fraction"] * n_samples))
-        n_classes = len(class_counts)
-        if class_counts.min() < 2 or min(n_val, n_samples - n_val) < n_classes:
-            estimator.set_params(early_stopping=False)
-
-
-# ---------------------------------------------------------------- preprocessing
-
-
-def _clean_categories(X: Any) -> np.ndarray:
-    """Object array of strings with every kind of missing value as one level."""
-    values = np.asarray(X, dtype=object)
-    missing = pd.isna(values)
-    return np.where(missing, MISSING_CATEGORY, values.astype(str)).astype(object)
-
-
-def _median_imputer() -> SimpleImputer:
-    # keep_empty_features: an all-NaN column in a fold becomes 0 instead of being
-    # dropped with a warning.
-    return SimpleImputer(
-        strategy="median", add_indicator=True, keep_empty_features=True
-    )
-
-
-def _category_cleaner() -> FunctionTransformer:
-    return FunctionTransformer(
-        _clean_categories, feature_names_out="one-to-one", validate=False
-    )
-
-
-def _dense_preprocessor(
-    feature_types: FeatureTypes, *, sparse: bool = False
-) -> ColumnTransformer:
-    """Impute + indicators + scale numerics, one-hot categoricals (linear/KNN/MLP)."""
-    transformers = []
-    if feature_types.numeric:
-        numeric = Pipeline(
-            [
-                ("impute", _median_imputer()),
-                ("scale", StandardScaler()),
-            ]
-        )
-        transformers.append(("num", numeric, list(feature_types.numeric)))
-    if feature_types.categorical:
-        categorical = Pipeline(
-            [
-                ("clean", _category_cleaner()),
-                (
-                    "onehot",
-                    OneHotEncoder(
-                        handle_unknown="infrequent_if_exist",
-                        min_frequency=_ONEHOT_MIN_FREQUENCY,
-                        max_categories=_ONEHOT_MAX_CATEGORIES,
-                        sparse_output=sparse,
-                    ),
-                ),
-            ]
-        )
-        transformers.append(("cat", categorical, list(feature_types.categorical)))
-    return ColumnTransformer(
-        transformers, remainder="drop", sparse_threshold=0.3 if sparse else 0.0
-    )
-
-
-def _tree_preprocessor(
-    feature_types: FeatureTypes, *, impute: bool = False
-) -> ColumnTransformer:
-    """Numerics (NaN kept unless ``impute``), then categoricals as ordinal codes.
-
-    The output puts the numeric block first and the categorical columns last (see
-    :func:`_categorical_indices`).
-    """
-    transformers = []
-    if feature_types.numeric:
-        numeric = _median_imputer() if impute else "passthrough"
-        transformers.append(("num", numeric, list(feature_types.numeric)))
-    if feature_types.categorical:
-        categorical = Pipeline(
-            [
-                ("clean", _category_cleaner()),
-                (
-                    "ordinal",
-                    OrdinalEncoder(
-                        handle_unknown="use_encoded_value",
-                        unknown_value=np.nan,
-                        max_categories=_ORDINAL_MAX_CATEGORIES,
-                    ),
-                ),
-            ]
-        )
-        transformers.append(("cat", categorical, list(feature_types.categorical)))
-    return ColumnTransformer(transformers, remainder="drop", sparse_threshold=0.0)
-
-
-def _categorical_indices(feature_types: FeatureTypes) -> list[int]:
-    """Output positions of the ordinal codes of a non-imputing tree preprocessor."""
-    start = len(feature_types.numeric)
-    return list(range(start, start + len(feature_types.categorical)))
 
 
 def _pipeline(
@@ -242,7 +75,7 @@ def _pipeline(
     fit_params: dict[str, Any] | None = None,
 ) -> Pipeline:
     return Pipeline(
-        [("prep", preprocessor), ("model", _SafeClassifier(model, fit_params))]
+        [("prep", preprocessor), ("model", SafeClassifier(model, fit_params))]
     )
 
 
@@ -260,7 +93,7 @@ def build_logreg(
         max_iter=1000,
         random_state=random_state,
     )
-    return _pipeline(_dense_preprocessor(feature_types, sparse=True), model)
+    return _pipeline(dense_preprocessor(feature_types, sparse=True), model)
 
 
 def build_random_forest(
@@ -271,7 +104,7 @@ def build_random_forest(
     model = RandomForestClassifier(**params, n_jobs=1, random_state=random_state)
     # Imputed: scikit-learn's missing-value splitter makes RF ~1.7x slower for
     # the same accuracy (ExtraTrees is cheaper with native NaN, so it keeps them).
-    return _pipeline(_tree_preprocessor(feature_types, impute=True), model)
+    return _pipeline(tree_preprocessor(feature_types, impute=True), model)
 
 
 def build_extra_trees(
@@ -280,7 +113,7 @@ def build_extra_trees(
     from sklearn.ensemble import ExtraTreesClassifier
 
     model = ExtraTreesClassifier(**params, n_jobs=1, random_state=random_state)
-    return _pipeline(_tree_preprocessor(feature_types), model)
+    return _pipeline(tree_preprocessor(feature_types), model)
 
 
 def build_hist_gb(
@@ -288,14 +121,14 @@ def build_hist_gb(
 ) -> Pipeline:
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    categorical = _categorical_indices(feature_types)
+    categorical = categorical_indices(feature_types)
     model = HistGradientBoostingClassifier(
         **params,
         categorical_features=categorical or None,
         early_stopping="auto",
         random_state=random_state,
     )
-    return _pipeline(_tree_preprocessor(feature_types), model)
+    return _pipeline(tree_preprocessor(feature_types), model)
 
 
 def build_knn(
@@ -305,7 +138,7 @@ def build_knn(
 
     del random_state  # deterministic
     model = KNeighborsClassifier(**params, n_jobs=1)
-    return _pipeline(_dense_preprocessor(feature_types), model)
+    return _pipeline(dense_preprocessor(feature_types), model)
 
 
 def build_mlp(
@@ -325,7 +158,7 @@ def build_mlp(
         max_iter=200,
         random_state=random_state,
     )
-    return _pipeline(_dense_preprocessor(feature_types), model)
+    return _pipeline(dense_preprocessor(feature_types), model)
 
 
 def build_lightgbm(
@@ -340,9 +173,9 @@ def build_lightgbm(
         random_state=random_state,
         verbose=-1,
     )
-    categorical = _categorical_indices(feature_types)
+    categorical = categorical_indices(feature_types)
     fit_params = {"categorical_feature": categorical} if categorical else None
-    return _pipeline(_tree_preprocessor(feature_types), model, fit_params)
+    return _pipeline(tree_preprocessor(feature_types), model, fit_params)
 
 
 def build_xgboost(
@@ -357,7 +190,7 @@ def build_xgboost(
         random_state=random_state,
         verbosity=0,
     )
-    return _pipeline(_tree_preprocessor(feature_types), model)
+    return _pipeline(tree_preprocessor(feature_types), model)
 
 
 # ------------------------------------------------------------------------ the specs
@@ -501,3 +334,51 @@ _SPECS = (
 
 #: The default learners by name, in the order the search offers them.
 DEFAULT_LEARNERS: dict[str, LearnerSpec] = {spec.name: spec for spec in _SPECS}
+
+
+def get_learners(
+    learners: Sequence[str | LearnerSpec] | None = None,
+) -> list[LearnerSpec]:
+    """Resolve a user's ``learners=`` argument to a list of specs.
+
+    ``None`` gives every default learner whose library imports; strings are looked
+    up among the defaults; ``LearnerSpec`` objects pass through (custom learners).
+    """
+    if learners is None:
+        return [spec for spec in DEFAULT_LEARNERS.values() if spec.available()]
+    if isinstance(learners, str | LearnerSpec):
+        raise TypeError(
+            "learners must be a sequence of names or LearnerSpec objects, e.g. "
+            f"[{learners!r}], not a single item"
+        )
+    specs: list[LearnerSpec] = []
+    for item in learners:
+        if isinstance(item, LearnerSpec):
+            spec = item
+        elif isinstance(item, str):
+            if item not in DEFAULT_LEARNERS:
+                raise ValueError(
+                    f"unknown learner {item!r}; choose from {sorted(DEFAULT_LEARNERS)} "
+                    "or pass a LearnerSpec"
+                )
+            spec = DEFAULT_LEARNERS[item]
+            if not spec.available():
+                raise ValueError(
+                    f"learner {item!r} needs the package(s) {list(spec.requires)}, "
+                    "which do not import; install them or drop the learner"
+                )
+        else:
+            raise TypeError(
+                "learners must hold learner names or LearnerSpec objects, got "
+                f"{type(item).__name__}"
+            )
+        specs.append(spec)
+    names = [spec.name for spec in specs]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise ValueError(
+            f"duplicate learner names {duplicates}; give each a unique name"
+        )
+    if not specs:
+        raise ValueError("learners is empty; give at least one learner")
+    return specs

@@ -31,7 +31,6 @@ __all__ = [
     "LearnerSpec",
     "check_params",
     "from_optuna_params",
-    "get_learners",
     "suggest",
     "to_optuna_params",
 ]
@@ -186,56 +185,6 @@ def check_params(spec: LearnerSpec, params: Mapping[str, Any]) -> None:
                 f"learner {spec.name!r}: {hp}={value!r} lies outside its search "
                 f"space {dist!r}"
             )
-
-
-def get_learners(
-    learners: Sequence[str | LearnerSpec] | None = None,
-) -> list[LearnerSpec]:
-    """Resolve a user's ``learners=`` argument to a list of specs.
-
-    ``None`` gives every default learner whose library imports; strings are looked
-    up among the defaults; ``LearnerSpec`` objects pass through (custom learners).
-    """
-    from autoens.space.learners import DEFAULT_LEARNERS
-
-    if learners is None:
-        return [spec for spec in DEFAULT_LEARNERS.values() if spec.available()]
-    if isinstance(learners, str | LearnerSpec):
-        raise TypeError(
-            "learners must be a sequence of names or LearnerSpec objects, e.g. "
-            f"[{learners!r}], not a single item"
-        )
-    specs: list[LearnerSpec] = []
-    for item in learners:
-        if isinstance(item, LearnerSpec):
-            spec = item
-        elif isinstance(item, str):
-            if item not in DEFAULT_LEARNERS:
-                raise ValueError(
-                    f"unknown learner {item!r}; choose from {sorted(DEFAULT_LEARNERS)} "
-                    "or pass a LearnerSpec"
-                )
-            spec = DEFAULT_LEARNERS[item]
-            if not spec.available():
-                raise ValueError(
-                    f"learner {item!r} needs the package(s) {list(spec.requires)}, "
-                    "which do not import; install them or drop the learner"
-                )
-        else:
-            raise TypeError(
-                "learners must hold learner names or LearnerSpec objects, got "
-                f"{type(item).__name__}"
-            )
-        specs.append(spec)
-    names = [spec.name for spec in specs]
-    duplicates = sorted({name for name in names if names.count(name) > 1})
-    if duplicates:
-        raise ValueError(
-            f"duplicate learner names {duplicates}; give each a unique name"
-        )
-    if not specs:
-        raise ValueError("learners is empty; give at least one learner")
-    return specs
 
 
 def _suggest_one(trial: optuna.Trial, name: str, dist: BaseDistribution) -> Any:

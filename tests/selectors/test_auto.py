@@ -225,8 +225,11 @@ def test_time_limit_skips_the_rest_but_scores_the_first() -> None:
         ({"candidates": ["nope"]}, "Unknown selector 'nope'"),
         ({"candidates": [("ges", {"bogus": 1})]}, "candidate"),
         ({"candidates": ["auto"]}, "its own candidate"),
-        ({"cv": 1}, "cv must be >= 2"),
-        ({"time_limit": 0}, "time_limit must be a positive"),
+        ({"cv": 1}, r"'cv' parameter of AutoSelector must be an int in the range \[2"),
+        ({"time_limit": 0}, r"'time_limit' .* a float in the range \(0.0, inf\]"),
+        ({"max_rows": 1}, r"'max_rows' .* must be an int in the range \[2, inf\)"),
+        ({"candidates": "ges"}, r"'candidates' .* must be an instance of 'list'"),
+        ({"one_standard_error": "yes"}, r"'one_standard_error' .* must be an instance"),
     ],
 )
 def test_bad_parameters(params, message) -> None:

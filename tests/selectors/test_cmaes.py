@@ -27,7 +27,7 @@ def counts(w: list[float], T: int) -> list[int]:
     return np.round(out).astype(int).tolist()
 
 
-# --- normalize_ges: golden cases (worked by hand from spec §3.2) ----------------------
+# --- normalize_ges: golden cases (worked by hand from its docstring's rules) ----------
 
 
 def test_normalize_no_fixup_needed() -> None:
@@ -252,11 +252,12 @@ def test_raw_mode_with_negative_weights() -> None:
 @pytest.mark.parametrize(
     ("params", "match"),
     [
-        ({"n_iterations": 0}, "n_iterations must be >= 1"),
-        ({"ensemble_size": 0}, "ensemble_size must be >= 1"),
-        ({"normalize": "softmax"}, "normalize must be"),
-        ({"sigma0": 0.0}, "sigma0 must be a positive float"),
-        ({"random_state": "x"}, "random_state must be"),
+        ({"n_iterations": 0}, r"'n_iterations' .* an int in the range \[1, inf\)"),
+        ({"ensemble_size": 0}, r"'ensemble_size' .* must be an int in the range \[1"),
+        ({"normalize": "softmax"}, r"'normalize' .* must be a str among \{'ges'\}"),
+        ({"sigma0": 0.0}, r"'sigma0' .* must be a float in the range \(0.0, inf\)"),
+        ({"sigma0": math.inf}, r"'sigma0' .* a float in the range \(0.0, inf\)"),
+        ({"random_state": "x"}, "'random_state' parameter of CMAESSelector must be"),
     ],
 )
 def test_bad_parameters(params: dict, match: str) -> None:

@@ -21,7 +21,8 @@ from autoens.selectors import (
     OLA,
     get_selector,
 )
-from autoens.selectors.dynamic import DynamicSelector, _kneighbours
+from autoens.selectors.dynamic import DynamicSelector
+from autoens.selectors.dynamic_base import _kneighbours
 from autoens.testing import make_prediction_tensor
 
 GOLDEN = Path(__file__).resolve().parents[1] / "data" / "des_golden"
@@ -360,9 +361,9 @@ def test_bad_input_raises_clear_errors(cls: type[DynamicSelector]) -> None:
         cls().fit(P, y, X=np.full((40, 2), "a", dtype=object))
     with pytest.raises(ValueError, match="2-D"):
         cls().fit(P, y, X=X[:, 0])
-    with pytest.raises(ValueError, match="voting"):
+    with pytest.raises(ValueError, match=r"'voting' .* must be a str among"):
         cls(voting="soft_vote").fit(P, y, X=X)
-    with pytest.raises(ValueError, match="k must be"):
+    with pytest.raises(ValueError, match=r"'k' .* must be an int in the range \[1"):
         cls(k=0).fit(P, y, X=X)
     sel = cls().fit(P, y, X=X)
     with pytest.raises(ValueError, match="pass X"):
@@ -381,18 +382,20 @@ def test_bad_input_raises_clear_errors(cls: type[DynamicSelector]) -> None:
 
 def test_parameter_errors() -> None:
     P, y, X = _data(n=40, seed=13)
-    with pytest.raises(ValueError, match="mode must be one of"):
+    with pytest.raises(ValueError, match="'mode' parameter of DESP must be a str"):
         DESP(mode="select").fit(P, y, X=X)
-    with pytest.raises(ValueError, match="Hc must be"):
+    with pytest.raises(ValueError, match=r"'Hc' .* in the range \[0.5, 1.0\]"):
         METADES(Hc=0.3).fit(P, y, X=X)
-    with pytest.raises(ValueError, match="selection_threshold"):
+    with pytest.raises(ValueError, match=r"'selection_threshold' .* \[0.0, 1.0\)"):
         METADES(selection_threshold=1.5).fit(P, y, X=X)
-    with pytest.raises(ValueError, match="Kp must be"):
+    with pytest.raises(ValueError, match=r"'Kp' .* must be an int in the range \[1"):
         METADES(Kp=0).fit(P, y, X=X)
-    with pytest.raises(ValueError, match="predict_proba"):
+    with pytest.raises(ValueError, match="'fit' and 'predict_proba'"):
         METADES(meta_classifier=object()).fit(P, y, X=X)
-    with pytest.raises(ValueError, match="skip_agreed"):
+    with pytest.raises(ValueError, match=r"'skip_agreed' .* must be an instance"):
         KNORAE(skip_agreed="yes").fit(P, y, X=X)
+    with pytest.raises(ValueError, match=r"'random_state' .* must be"):
+        OLA(random_state="seed").fit(P, y, X=X)
     with pytest.raises(ValueError, match="at least 2 fit rows"):
         KNORAE().fit(P[:, :1], y[:1], X=X[:1])
 

@@ -1,4 +1,5 @@
-"""GES: golden cases, the rules of spec §1.4, and a slow sklearn-based reference."""
+"""GES: golden cases, the rules of Caruana et al. (2004) as AutoGluon applies them,
+and a slow sklearn-based reference."""
 
 from __future__ import annotations
 
@@ -46,7 +47,9 @@ def reference_ges(
     use_best: bool,
     seed: int,
 ) -> tuple[list[int], list[float]]:
-    """Spec §1.4 written plainly; returns (kept members in order, trajectory)."""
+    """GES written plainly (forward selection with replacement, ties to members
+    already in, 6-decimal rounding, best prefix); returns (kept members in order,
+    trajectory)."""
     rng = np.random.default_rng(seed)
     K = P.shape[0]
     S = np.zeros(P.shape[1:], dtype=np.float32)
@@ -282,10 +285,12 @@ def test_chunking_does_not_change_the_selection(
 @pytest.mark.parametrize(
     ("params", "match"),
     [
-        ({"ensemble_size": 0}, "ensemble_size must be >= 1"),
-        ({"ensemble_size": 2.5}, "ensemble_size must be an int"),
-        ({"init_sorted": -1}, "init_sorted must be >= 0"),
-        ({"random_state": "seed"}, "random_state must be"),
+        ({"ensemble_size": 0}, r"'ensemble_size' .* must be an int in the range \[1"),
+        ({"ensemble_size": 2.5}, r"'ensemble_size' .* must be an int"),
+        ({"init_sorted": -1}, r"'init_sorted' .* must be an int in the range \[0"),
+        ({"use_best": "yes"}, r"'use_best' .* must be an instance of 'bool'"),
+        ({"random_state": "seed"}, r"'random_state' .* must be"),
+        ({"random_state": -1}, r"'random_state' .* must be"),
     ],
 )
 def test_bad_parameters(params: dict, match: str) -> None:

@@ -1,4 +1,5 @@
-"""QO-ES and QDO-ES: the shared contract, spec §2 rules, archive invariants, goldens."""
+"""QO-ES and QDO-ES: the shared contract, the paper's rules, archive invariants,
+goldens."""
 
 from __future__ import annotations
 
@@ -292,9 +293,10 @@ def test_qdo_without_configs_uses_a_one_dimensional_grid() -> None:
 @pytest.mark.parametrize(
     ("params", "match"),
     [
-        ({"n_iterations": 0}, "n_iterations must be >= 1"),
-        ({"batch_size": 0}, "batch_size must be >= 1"),
-        ({"max_elites": 1.5}, "max_elites must be an int"),
+        ({"n_iterations": 0}, r"'n_iterations' .* must be an int in the range \[1"),
+        ({"batch_size": 0}, r"'batch_size' .* must be an int in the range \[1"),
+        ({"max_elites": 1.5}, r"'max_elites' .* must be an int"),
+        ({"random_state": "x"}, r"'random_state' .* must be"),
     ],
 )
 def test_bad_parameters(cls: type, params: dict, match: str) -> None:

@@ -175,7 +175,7 @@ def test_brier_qp_kkt_conditions() -> None:
 
 
 def test_binary_brier_qp_equals_positive_column_least_squares() -> None:
-    # Spec §4.2: for binary problems the positive-class column alone has the same
+    # For binary problems the positive-class column alone has the same
     # argmin (both columns carry the same squared error).
     P, y = make_prediction_tensor(5, 200, 2, random_state=11)
     F = P[:, :, 1].astype(np.float64).T
@@ -361,10 +361,11 @@ def test_class_balanced_weights_minority_rows() -> None:
 @pytest.mark.parametrize(
     ("params", "match"),
     [
-        ({"objective": "auc"}, "objective must be one of"),
-        ({"ridge": -1.0}, "ridge must be in"),
-        ({"weight_cutoff": 0.9}, "weight_cutoff must be in"),
-        ({"ridge": "small"}, "ridge must be a float"),
+        ({"objective": "auc"}, r"'objective' .* must be a str among"),
+        ({"ridge": -1.0}, r"'ridge' .* must be a float in the range \[0.0, 1.0\]"),
+        ({"weight_cutoff": 0.9}, r"'weight_cutoff' .* in the range \[0.0, 0.5\]"),
+        ({"ridge": "small"}, r"'ridge' .* must be a float"),
+        ({"class_balanced": "yes"}, r"'class_balanced' .* an instance of 'bool'"),
     ],
 )
 def test_bad_parameters(params: dict, match: str) -> None:

@@ -104,10 +104,10 @@ def test_stacking_can_beat_every_weighted_average() -> None:
 @pytest.mark.parametrize(
     ("params", "match"),
     [
-        ({"C": 0.0}, "C must be a positive float"),
-        ({"C": "1"}, "C must be a positive float"),
-        ({"cv": 1}, "cv must be >= 2"),
-        ({"random_state": "x"}, "random_state must be"),
+        ({"C": 0.0}, r"'C' .* must be a float in the range \(0.0, inf\)"),
+        ({"C": "1"}, "'C' parameter of StackingSelector must be a float"),
+        ({"cv": 1}, r"'cv' .* must be an int in the range \[2, inf\)"),
+        ({"random_state": "x"}, r"'random_state' .* must be"),
     ],
 )
 def test_bad_parameters(params: dict, match: str) -> None:

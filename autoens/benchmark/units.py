@@ -1,0 +1,394 @@
+"""One unit of a benchmark: fit (or re-select) and score it, and return its row.
+
+A unit is one (task, outer fold, seed, method) cell of a suite; a :class:`Job` is what
+one worker computes: a single unit in ``end_to_end`` mode, or in ``replay`` mode every
+unit that shares one search (same task, fold, seed and search strategy).
+
+``end_to_end`` fits one ``AutoEnsembleClassifier`` per unit on the outer training part
+and scores it on the outer test part. ``replay`` runs the search once, saves it under
+``work/search/``, then re-runs each requested selector on it with
+:func:`autoens.select` (no base model is refit): the cheap way to compare selectors.
+
+:func:`run_job` never raises for a unit's own failure (bad data, no candidate
+finished): the failure becomes a row with ``status = "failed"`` and its error, and the
+traceback goes to the unit's log under ``work/logs/``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+import io
+import json
+import logging
+import math
+import os
+import re
+import tempfile
+import time
+import traceback
+import warnings
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from autoens.benchmark.rows import ROW_FIELDS
+from autoens.benchmark.suite import Suite, parse_method
+from autoens.benchmark.tasks import Task
+
+__all__ = ["Job", "RunError", "Unit", "make_jobs", "plan_units", "run_job"]
+
+
+class RunError(RuntimeError):
+    """The run itself broke (not one unit): e.g. a worker process was killed."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Unit:
+    """One (task, outer fold, seed, method) cell of a suite: one row of results."""
+
+    task: Task
+    fold: int
+    seed: int
+    method: str
+
+    @property
+    def key(self) -> tuple[str, int, int, str]:
+        """``(task id, fold, seed, method)``, as :func:`~autoens.benchmark.rows.row_key`
+        reads it back from a row."""
+        return (self.task.id, self.fold, self.seed, self.method)
+
+    @property
+    def search(self) -> str:
+        return parse_method(self.method)[0]
+
+    @property
+    def selector(self) -> str:
+        return parse_method(self.method)[1]
+
+
+def plan_units(suite: Suite, tasks: Iterable[Task]) -> list[Unit]:
+    """Every unit of the suite, task-major (task, fold, seed, method)."""
+    return [
+        Unit(task, fold, seed, method)
+        for task in tasks
+        for fold in suite.folds
+        for seed in suite.seeds
+        for method in suite.methods
+    ]
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._+-]+", "_", text)
+
+
+@dataclasses.dataclass(frozen=True)
+class Job:
+    """What one worker call computes: one unit, or (replay) one search's units."""
+
+    units: tuple[Unit, ...]
+    suite: Suite
+    work: str
+
+
+def make_jobs(suite: Suite, units: list[Unit], work: Path) -> list[Job]:
+    """Group units into jobs: one per unit, or in replay mode one per search, so
+    that a search is run once and every selector of its methods reuses it."""
+    if suite.mode == "end_to_end":
+        return [Job((u,), suite, str(work)) for u in units]
+    groups: dict[tuple[str, int, int, str], list[Unit]] = {}
+    for unit in units:
+        key = (unit.task.id, unit.fold, unit.seed, unit.search)
+        groups.setdefault(key, []).append(unit)
+    return [Job(tuple(g), suite, str(work)) for g in groups.values()]
+
+
+# -- running one job -----------------------------------------------------------------
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def _where() -> str:
+    """Host and process of a unit, for its log (which machine ran it)."""
+    import socket
+
+    return f"on {socket.gethostname()} pid {os.getpid()}"
+
+
+def _base_row(unit: Unit, suite: Suite) -> dict[str, Any]:
+    from autoens import __version__
+
+    row: dict[str, Any] = dict.fromkeys(ROW_FIELDS)
+    row.update(
+        task=unit.task.id,
+        source=unit.task.source,
+        fold=unit.fold,
+        seed=unit.seed,
+        method=unit.method,
+        mode=suite.mode,
+        status="failed",
+        metric=_score_name(suite.metric),
+        fit_time=0.0,
+        n_rows=0,
+        n_features=0,
+        n_classes=0,
+        autoens_version=__version__,
+    )
+    return row
+
+
+def _score_name(metric: str) -> str:
+    from autoens.metrics import get_metric
+
+    m = get_metric(metric)
+    return m.score_name if m.greater_is_better else f"neg_{m.score_name}"
+
+
+def _score(metric: Any, loss: float) -> float:
+    """Higher-is-better score of a loss of ``metric``."""
+    return float(metric.to_score(loss)) if metric.greater_is_better else -float(loss)
+
+
+def _error_text(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+@contextlib.contextmanager
+def _unit_log(path: Path) -> Iterator[io.StringIO]:
+    """Collect the ``autoens`` log and all warnings of a job into ``path``."""
+    buffer = io.StringIO()
+    handler = logging.StreamHandler(buffer)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    log = logging.getLogger("autoens")
+    previous = log.level
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                yield buffer
+            finally:
+                for w in caught:
+                    buffer.write(
+                        f"warning: {w.category.__name__}: {w.message} "
+                        f"({w.filename}:{w.lineno})\n"
+                    )
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(previous)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as fh:
+            fh.write(buffer.getvalue())
+
+
+def _estimator(
+    suite: Suite, search: str, selector: str, seed: int, **extra: Any
+) -> Any:
+    from autoens import AutoEnsembleClassifier
+
+    return AutoEnsembleClassifier(
+        n_trials=suite.n_trials,
+        time_limit=suite.time_limit,
+        trial_time_limit=suite.trial_time_limit,
+        cv=suite.cv,
+        metric=suite.metric,
+        search=search,
+        selector=selector,
+        learners=list(suite.learners) if suite.learners is not None else None,
+        n_jobs=suite.n_jobs,
+        random_state=seed,
+        **extra,
+    )
+
+
+def _data(unit: Unit, suite: Suite) -> tuple[pd.DataFrame, pd.Series, Any, Any]:
+    X, y = unit.task.load()
+    train, test = unit.task.outer_split(
+        unit.fold, n_folds=suite.n_folds, seed=unit.seed
+    )
+    return X.iloc[train], y.iloc[train], X.iloc[test], y.iloc[test]
+
+
+def _scores(model: Any, X_test: pd.DataFrame, y_test: pd.Series) -> dict[str, Any]:
+    """Test and validation scores of a fitted model and of its single best member."""
+    from autoens.metrics import get_metric
+
+    metric = model.metric_
+    y_enc = pd.Index(model.classes_).get_indexer(np.asarray(y_test, dtype=object))
+    if (y_enc < 0).any():
+        unseen = sorted(set(np.asarray(y_test)[y_enc < 0].tolist()), key=str)
+        raise ValueError(
+            f"the outer test fold has label(s) {unseen} that are not in the "
+            "training part"
+        )
+    proba = model.predict_proba(X_test)
+    best = model.predict_proba_member(X_test, model.best_trial_)
+    lib = model.library_
+    val_loss = model.validation_loss_
+    return {
+        "test_score": _score(metric, metric.loss_single(y_enc, proba)),
+        "val_score": _score(metric, val_loss) if math.isfinite(val_loss) else None,
+        "single_best_test_score": _score(metric, metric.loss_single(y_enc, best)),
+        "single_best_val_score": _score(metric, float(lib.losses[lib.best])),
+        "test_log_loss": get_metric("log_loss").loss_single(y_enc, proba),
+        "n_members": int(np.count_nonzero(np.asarray(model.weights_))),
+        "n_trials": len(model.leaderboard_),
+    }
+
+
+def _describe(unit: Unit, row: dict[str, Any]) -> None:
+    X, y = unit.task.load()
+    row.update(n_rows=len(X), n_features=X.shape[1], n_classes=int(y.nunique()))
+
+
+def run_job(job: Job) -> list[dict[str, Any]]:
+    """Compute the rows of one job; every failure becomes a failed row, never raised.
+
+    The fits inside run their trials in local worker processes, even when this job
+    runs on a Dask worker: joblib's dask backend is active inside its tasks, and
+    trials sent back to the cluster from there would wait for the very threads that
+    are busy running units.
+    """
+    import joblib
+
+    _check_can_fork()
+    with joblib.parallel_config(backend="loky"):
+        if job.suite.mode == "replay":
+            return _run_replay(job)
+        return [_run_end_to_end(job.units[0], job.suite, Path(job.work))]
+
+
+def _check_can_fork() -> None:
+    import multiprocessing
+
+    if multiprocessing.current_process().daemon:
+        raise RunError(
+            "benchmark units run in a daemonic process, which cannot start the "
+            "worker processes of a search. On Dask, start the workers as "
+            "non-daemonic: dask.config.set({'distributed.worker.daemon': False}) "
+            "before creating a LocalCluster, or DASK_DISTRIBUTED__WORKER__DAEMON="
+            "False in the environment of `dask worker`."
+        )
+
+
+def _run_end_to_end(unit: Unit, suite: Suite, work: Path) -> dict[str, Any]:
+    row = _base_row(unit, suite)
+    log = (
+        work
+        / "logs"
+        / _slug(unit.task.id)
+        / (f"fold{unit.fold}-seed{unit.seed}-{_slug(unit.method)}.log")
+    )
+    start = time.perf_counter()
+    with _unit_log(log) as buffer:
+        buffer.write(f"{_now()} start {unit.key} {_where()}\n")
+        try:
+            _describe(unit, row)
+            X_train, y_train, X_test, y_test = _data(unit, suite)
+            model = _estimator(suite, unit.search, unit.selector, unit.seed)
+            model.fit(X_train, y_train)
+            row["fit_time"] = time.perf_counter() - start
+            row.update(_scores(model, X_test, y_test))
+            row.update(status="ok")
+        except Exception as exc:
+            row.update(error=_error_text(exc))
+            buffer.write(traceback.format_exc())
+        row["fit_time"] = row["fit_time"] or time.perf_counter() - start
+        buffer.write(f"{_now()} {row['status']} {unit.key}\n")
+    row["finished_at"] = _now()
+    return row
+
+
+def _search_dir(unit: Unit, work: Path) -> Path:
+    return (
+        work
+        / "search"
+        / _slug(unit.task.id)
+        / f"fold{unit.fold}-seed{unit.seed}-{_slug(unit.search)}"
+    )
+
+
+def _saved_search(
+    unit: Unit, suite: Suite, work: Path, X: Any, y: Any
+) -> tuple[Any, float]:
+    """The search of a replay group: loaded when saved, else run (reusing its cache).
+
+    Returns the fitted model (built with the ``single_best`` selector) and the
+    seconds the search took when it was run.
+    """
+    import joblib
+
+    folder = _search_dir(unit, work)
+    model_file, meta_file = folder / "model.joblib", folder / "search.json"
+    if model_file.is_file() and meta_file.is_file():
+        meta = json.loads(meta_file.read_text())
+        return joblib.load(model_file), float(meta["search_time"])
+    # else search (again): the disk cache keeps every candidate that had finished
+    folder.mkdir(parents=True, exist_ok=True)
+    model = _estimator(
+        suite,
+        unit.search,
+        "single_best",
+        unit.seed,
+        cache_dir=str((folder / "cache").resolve()),
+    )
+    start = time.perf_counter()
+    model.fit(X, y)
+    seconds = time.perf_counter() - start
+    fd, tmp = tempfile.mkstemp(prefix=".model.", dir=folder)
+    os.close(fd)
+    joblib.dump(model, tmp)
+    Path(tmp).replace(model_file)
+    fd, tmp = tempfile.mkstemp(prefix=".search.", dir=folder)
+    with os.fdopen(fd, "w") as fh:
+        json.dump({"search_time": seconds, "finished_at": _now()}, fh)
+    Path(tmp).replace(meta_file)  # written last: it marks the search as complete
+    return model, seconds
+
+
+def _run_replay(job: Job) -> list[dict[str, Any]]:
+    from autoens.replay import select
+
+    suite, work = job.suite, Path(job.work)
+    first = job.units[0]
+    rows = [_base_row(u, suite) for u in job.units]
+    log = _search_dir(first, work).with_suffix(".log")
+    log = work / "logs" / log.relative_to(work / "search")
+    with _unit_log(log) as buffer:
+        buffer.write(
+            f"{_now()} start search {first.key[:3]} {first.search} {_where()}\n"
+        )
+        start = time.perf_counter()
+        try:
+            for row in rows:
+                _describe(first, row)
+            X_train, y_train, X_test, y_test = _data(first, suite)
+            model, search_time = _saved_search(first, suite, work, X_train, y_train)
+        except Exception as exc:
+            buffer.write(traceback.format_exc())
+            for row in rows:
+                row.update(error=_error_text(exc), fit_time=time.perf_counter() - start)
+                row["finished_at"] = _now()
+            return rows
+        for unit, row in zip(job.units, rows, strict=True):
+            tic = time.perf_counter()
+            try:
+                chosen = select(model, unit.selector)
+                select_time = time.perf_counter() - tic
+                row.update(_scores(chosen, X_test, y_test))
+                row.update(status="ok", select_time=select_time)
+            except Exception as exc:
+                select_time = time.perf_counter() - tic
+                row.update(error=_error_text(exc), select_time=select_time)
+                buffer.write(traceback.format_exc())
+            row.update(search_time=search_time, fit_time=search_time + select_time)
+            row["finished_at"] = _now()
+            buffer.write(f"{_now()} {row['status']} {unit.key}\n")
+    return rows

@@ -1,0 +1,76 @@
+"""Inner cross-validation of ``selector="auto"`` on the out-of-fold rows: the row
+subsample, the folds, one candidate's held-out predictions, and the mean and
+standard error of its losses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
+
+from autoens.metrics import Metric
+from autoens.selectors.base import BaseSelector
+
+__all__: list[str] = []
+
+
+def _subsample(y: np.ndarray, max_rows: int | None, seed: int) -> np.ndarray:
+    """Sorted indices of a stratified random subset of ``max_rows`` rows (or all)."""
+    n = y.shape[0]
+    if max_rows is None or n <= max_rows:
+        return np.arange(n)
+    counts = np.bincount(y)
+    stratify = y if counts[counts > 0].min() >= 2 else None
+    subset, _ = train_test_split(
+        np.arange(n), train_size=max_rows, stratify=stratify, random_state=seed
+    )
+    return np.sort(subset)
+
+
+def _inner_folds(
+    y: np.ndarray, n_splits: int, seed: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Stratified shuffled folds; fewer when a class is rarer than ``n_splits``."""
+    n = y.shape[0]
+    if n < 2:
+        return []
+    counts = np.bincount(y)
+    smallest = int(counts[counts > 0].min())
+    if smallest >= 2:
+        splitter: Any = StratifiedKFold(
+            min(n_splits, smallest), shuffle=True, random_state=seed
+        )
+    else:
+        splitter = KFold(min(n_splits, n), shuffle=True, random_state=seed)
+    return list(splitter.split(np.zeros(n), y))
+
+
+def _fit_predict(
+    template: BaseSelector,
+    P: np.ndarray,
+    y: np.ndarray,
+    train: np.ndarray,
+    test: np.ndarray,
+    fold_X: tuple[np.ndarray, np.ndarray] | None,
+    configs: list[dict[str, Any]] | None,
+    metric: Metric,
+) -> tuple[np.ndarray, int]:
+    """Fit a fresh copy on the training rows; predict the held-out rows."""
+    selector = clone(template)
+    X_train, X_test = (None, None) if fold_X is None else fold_X
+    selector.fit(P[:, train], y[train], metric=metric, X=X_train, configs=configs)
+    pred = selector.combine(P[:, test], X=X_test if selector.is_dynamic else None)
+    return np.asarray(pred, dtype=np.float32), len(selector.required_members_)
+
+
+def _mean_se(losses: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-row mean and standard error over the scored folds (NaN when unscored)."""
+    n = losses.shape[1]
+    if n == 0:
+        nan = np.full(losses.shape[0], np.nan)
+        return nan, nan.copy()
+    mean = losses.mean(axis=1)
+    se = losses.std(axis=1, ddof=1) / np.sqrt(n) if n > 1 else np.zeros_like(mean)
+    return mean, se
