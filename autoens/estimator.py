@@ -107,6 +107,9 @@ class AutoEnsembleClassifier(ClassifierMixin, BaseEstimator):
 
     Attributes
     ----------
+    task_ : autoens.task.ClassificationTask
+        What the target is (classes, binary or multiclass) and what a prediction
+        array holds; it built the folds.
     selector_ : BaseSelector
         The fitted selector (for ``"auto"``, ``selector_.chosen_`` is the one used).
     n_required_ : int

@@ -318,3 +318,31 @@ def test_parallel_divbo_proposals_differ(tmp_path, binary_data):
     # with two workers, proposals are made while the other trial is in flight (when
     # both finish in the same instant the first of two asks sees none pending)
     assert any(t.user_attrs["n_pending"] >= 1 for t in proposed)
+
+
+def test_every_divbo_parameter_is_validated():
+    from sklearn.utils._param_validation import (
+        InvalidParameterError,
+        generate_invalid_param_val,
+        make_constraint,
+    )
+
+    history = _history(4)
+    defaults = DivBO().get_params()
+    assert set(DivBO._parameter_constraints) == set(defaults)
+    for name, constraints in DivBO._parameter_constraints.items():
+        for constraint in map(make_constraint, constraints):
+            try:
+                bad = generate_invalid_param_val(constraint)
+            except NotImplementedError:
+                continue
+            with pytest.raises(InvalidParameterError, match=f"'{name}' parameter"):
+                DivBO(**{name: bad}).propose(history)
+
+
+def test_a_bad_divbo_fails_fit_before_any_trial(binary_data):
+    X, y = binary_data
+    model = AutoEnsembleClassifier(n_trials=2, cv=2, search=DivBO(tau=-1.0))
+    with pytest.raises(ValueError, match="'tau' parameter of DivBO"):
+        model.fit(X, y)
+    assert not hasattr(model, "leaderboard_")

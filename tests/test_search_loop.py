@@ -92,12 +92,14 @@ def test_tpe_proposals_are_reproducible_and_learn(problem):
 
 def test_time_budget_stops_the_search(problem):
     start = time.monotonic()
-    records = _search(problem, MemoryCache(), Budget(None, 3.0, None), delay=0.4)
+    records = _search(problem, MemoryCache(), Budget(None, 8.0, None), delay=0.5)
     elapsed = time.monotonic() - start
-    # worker start-up is not counted in the budget; three seconds of 0.4 s trials
-    assert elapsed < 3.0 + 15.0
-    assert 3 <= len(records) <= 8
+    # the budget includes the workers' start-up (slow on a loaded machine), so the
+    # count of 0.5 s trials is bounded above by the budget, not fixed
+    assert elapsed < 8.0 + 10.0
+    assert 1 <= len(records) <= 8.0 / 0.5 + 1
     assert {r.status for r in records} <= {"ok", "cancelled"}
+    assert records[0].status == "ok"
 
 
 def test_trial_time_limit_stops_a_slow_trial(problem):

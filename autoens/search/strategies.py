@@ -64,5 +64,8 @@ def make_proposer(search: Any, seed: int) -> Proposer | None:
             proposer, "set_params"
         ):
             proposer.set_params(random_state=seed)
+        if hasattr(proposer, "_validate_params"):
+            # Before the first trial, not after the warm-start portfolio has run.
+            proposer._validate_params()
         return proposer
     raise _unknown(search)
