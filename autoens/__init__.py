@@ -1,4 +1,4 @@
-"""autoens: post-hoc ensemble selection AutoML for tabular classification."""
+"""autoens: post-hoc ensemble selection AutoML for tabular data."""
 
 from __future__ import annotations
 
@@ -6,13 +6,19 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["AutoEnsembleClassifier", "SearchError", "__version__", "select"]
+__all__ = [
+    "AutoEnsembleClassifier",
+    "AutoEnsembleRegressor",
+    "SearchError",
+    "__version__",
+    "select",
+]
 
 
 def __getattr__(name: str) -> Any:
     # Imported lazily so that `import autoens.metrics` or `autoens --help` does not pay
     # for optuna, xgboost and lightgbm.
-    if name in ("AutoEnsembleClassifier", "SearchError"):
+    if name in ("AutoEnsembleClassifier", "AutoEnsembleRegressor", "SearchError"):
         from autoens import estimator
 
         return getattr(estimator, name)

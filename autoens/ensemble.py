@@ -97,10 +97,34 @@ class FittedEnsemble:
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """The ensemble's prediction rows for converted data (class probabilities for
-        classification), float64."""
+        classification), float64. Each member predicts with the mean of its fold
+        models."""
         required = np.stack(
             [predict_member(self.members[int(i)], X, self.task) for i in self.required]
         )
+        return self._combine(required, X)
+
+    def predict_folds(self, X: pd.DataFrame) -> np.ndarray:
+        """(n_folds, n_rows, n_outputs) float64: for each CV fold, the ensemble of the
+        members' models of that fold (what CV+ intervals need)."""
+        n_folds = len(self.members[int(self.required[0])])
+        return np.stack(
+            [
+                self._combine(
+                    np.stack(
+                        [
+                            self.task.predict(self.members[int(i)][k], X)
+                            for i in self.required
+                        ]
+                    ).astype(np.float32),
+                    X,
+                )
+                for k in range(n_folds)
+            ]
+        )
+
+    def _combine(self, required: np.ndarray, X: pd.DataFrame) -> np.ndarray:
+        """The selector's combination of the required members' predictions."""
         if self.selector.is_dynamic or not self.selector.is_weighted_average:
             n_outputs = self.task.n_outputs
             full = np.zeros((self.n_models, len(X), n_outputs), dtype=np.float32)

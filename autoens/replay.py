@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, TypeVar
 
 from sklearn.utils.validation import check_is_fitted
 
-from autoens.estimator import AutoEnsembleClassifier
 from autoens.metrics import Metric, get_metric
+from autoens.orchestrator import AutoEnsembleBase
+
+_Model = TypeVar("_Model", bound=AutoEnsembleBase)
 
 
 def select(
-    model: AutoEnsembleClassifier,
+    model: _Model,
     selector: Any,
     *,
     metric: str | Metric | None = None,
     random_state: int | None = None,
-) -> AutoEnsembleClassifier:
+) -> _Model:
     """Return a copy of ``model`` whose ensemble is built by ``selector``.
 
     The selector is fit on the out-of-fold predictions the search left in
@@ -32,7 +34,10 @@ def select(
     new = copy.copy(model)
     new.selector = selector
     seed = model._seed if random_state is None else random_state
+    task = getattr(model, "task_", None)  # models saved by autoens 0.1 have none
     new._assemble(
-        selector, model.metric_ if metric is None else get_metric(metric), seed
+        selector,
+        model.metric_ if metric is None else get_metric(metric, task=task),
+        seed,
     )
     return new

@@ -27,14 +27,14 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.utils import assert_all_finite
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import column_or_1d
 
 from autoens.folds import Folds
 
-__all__ = ["ClassificationTask", "encode_labels"]
+__all__ = ["ClassificationTask", "RegressionTask", "encode_labels", "encode_values"]
 
 logger = logging.getLogger("autoens")
 
@@ -211,6 +211,121 @@ class ClassificationTask:
         shown = list(self.classes[:5])
         more = ", ..." if len(self.classes) > 5 else ""
         return f"ClassificationTask({self.kind}, classes={shown}{more})"
+
+
+def encode_values(y: Any) -> np.ndarray:
+    """A regression target as finite float64 values (strings of numbers are fine)."""
+    if y is None:
+        raise ValueError("requires y to be passed, but the target y is None")
+    y = column_or_1d(np.asarray(y), warn=True)
+    if len(y) < 2:
+        raise ValueError(
+            f"y has {len(y)} sample(s): n_samples={len(y)} is too few, regression "
+            "needs at least 2 rows"
+        )
+    if y.dtype.kind not in "biuf":
+        try:
+            y = pd.to_numeric(pd.Series(y), errors="raise").to_numpy()
+        except (ValueError, TypeError):
+            raise ValueError(
+                "a regression target must be numeric; y holds non-numeric values "
+                f"such as {pd.Series(y).astype(str).head(3).tolist()}"
+            ) from None
+    y = np.asarray(y, dtype=np.float64)
+    bad = ~np.isfinite(y)
+    if bad.any():
+        raise ValueError(
+            f"Input y contains {int(bad.sum())} NaN or infinite values (first at row "
+            f"{int(np.flatnonzero(bad)[0])}); drop those rows"
+        )
+    if np.ptp(y) == 0.0:
+        raise ValueError(
+            f"y is constant ({y[0]!r} in every row): there is nothing to learn"
+        )
+    return y
+
+
+@dataclass(frozen=True, eq=False)
+class RegressionTask:
+    """Regression of one numeric target; a prediction array has one column.
+
+    Folds are shuffled ``KFold``, not stratified on target bins: bins add a choice
+    (how many, where) that changes the splits and every cached candidate with them,
+    while with a few hundred rows or more shuffled folds already spread the target's
+    range; AutoGluon and auto-sklearn make the same choice.
+    """
+
+    family: ClassVar[str] = "regression"
+    default_metric: ClassVar[str] = "rmse"
+    kind: ClassVar[str] = "regression"
+    n_outputs: ClassVar[int] = 1
+
+    @classmethod
+    def from_target(cls, y: Any) -> tuple[RegressionTask, np.ndarray]:
+        """The task of target ``y`` and ``y`` as float64 values."""
+        return cls(), encode_values(y)
+
+    def make_folds(
+        self, X: pd.DataFrame, y: np.ndarray, *, n_splits: int, random_state: int
+    ) -> Folds:
+        """Shuffled k-fold splits shared by every candidate."""
+        if n_splits > len(y):
+            raise ValueError(
+                f"cv={n_splits} folds need at least {n_splits} rows; y has {len(y)}"
+            )
+        splitter = KFold(n_splits=n_splits, shuffle=True, random_state=random_state)
+        return Folds.from_splits(X, y, splitter.split(np.zeros(len(y))))
+
+    def predict(self, model: Any, X: pd.DataFrame) -> np.ndarray:
+        """``model.predict`` as a (n, 1) float64 column."""
+        return np.asarray(model.predict(X), dtype=np.float64).reshape(-1, 1)
+
+    def check_outputs(self, values: np.ndarray) -> np.ndarray:
+        """A fold model's predictions, or a ValueError when some are not finite."""
+        if not np.isfinite(values).all():
+            raise ValueError("the learner predicted non-finite (NaN or inf) values")
+        return values
+
+    def finalize(self, combined: np.ndarray) -> np.ndarray:
+        """An ensemble's combined prediction as a float64 column."""
+        return np.asarray(combined, dtype=np.float64).reshape(-1, 1)
+
+    def decode(self, outputs: np.ndarray) -> np.ndarray:
+        """The predicted values, 1-D."""
+        return np.asarray(outputs, dtype=np.float64)[:, 0]
+
+    @staticmethod
+    def check_target(y: Any, n_samples: int, n_outputs: int) -> np.ndarray:
+        """Validate a regression target: 1-D finite numbers of length n_samples."""
+        y = np.asarray(y)
+        if y.ndim != 1:
+            raise ValueError(f"y must be 1-D values, got shape {y.shape}.")
+        if y.dtype.kind not in "biuf":
+            raise ValueError(f"y must hold numbers, got dtype {y.dtype}.")
+        if y.shape[0] != n_samples:
+            raise ValueError(
+                f"y has {y.shape[0]} values but the predictions have {n_samples} "
+                "samples."
+            )
+        y = y.astype(np.float64, copy=False)
+        if not np.isfinite(y).all():
+            raise ValueError("y contains NaN or infinite values.")
+        return y
+
+    @staticmethod
+    def check_predictions(P: Any) -> np.ndarray:
+        """Validate a prediction tensor: finite float32 of shape
+        (n_models ≥ 1, n_samples ≥ 1, 1)."""
+        P = _check_tensor(P)
+        if P.shape[2] != 1:
+            raise ValueError(
+                f"regression predictions have one output column; P has {P.shape[2]} "
+                "(shape (n_models, n_samples, 1) expected)."
+            )
+        return P
+
+    def __repr__(self) -> str:
+        return "RegressionTask()"
 
 
 def _check_tensor(P: Any) -> np.ndarray:

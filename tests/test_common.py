@@ -4,20 +4,25 @@ from __future__ import annotations
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from autoens import AutoEnsembleClassifier
+from autoens import AutoEnsembleClassifier, AutoEnsembleRegressor
 
 # Checks that cannot apply, with the reason (run with xfail_strict, so each must fail).
 EXPECTED_FAILED_CHECKS: dict[str, str] = {}
 
 
-def _fast() -> AutoEnsembleClassifier:
-    return AutoEnsembleClassifier(
-        n_trials=2, cv=2, learners=["logreg"], portfolio=None, random_state=0
-    )
+def _fast() -> list:
+    return [
+        AutoEnsembleClassifier(
+            n_trials=2, cv=2, learners=["logreg"], portfolio=None, random_state=0
+        ),
+        AutoEnsembleRegressor(
+            n_trials=2, cv=2, learners=["ridge"], portfolio=None, random_state=0
+        ),
+    ]
 
 
 @parametrize_with_checks(
-    [_fast()], expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS
+    _fast(), expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS
 )
 def test_sklearn_compatible(estimator, check):
     check(estimator)

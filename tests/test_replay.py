@@ -9,7 +9,7 @@ import pytest
 from autoens import AutoEnsembleClassifier, select
 from autoens.cli import main
 from autoens.metrics import get_metric
-from autoens.selectors import SELECTOR_NAMES
+from autoens.selectors import selector_names
 from autoens.testing import FAST_FIT as FAST
 
 
@@ -99,7 +99,12 @@ def test_cli_reselect(tmp_path, binary_data, capsys):
 
 
 @pytest.mark.parametrize(
-    "name", [n for n in SELECTOR_NAMES if n not in ("oracle", "greedy", "single-best")]
+    "name",
+    [
+        n
+        for n in selector_names("classification")
+        if n not in ("oracle", "greedy", "single-best")
+    ],
 )
 def test_every_selector_predicts_through_the_estimator(fitted, binary_data, name):
     """Replay each registered selector; its ensemble predicts exactly its combine()."""

@@ -12,17 +12,21 @@ Each proposal ranks a candidate set S by two surrogates and picks
   trees), against the best loss so far; failed trials count as the worst loss, pending
   ones as the mean loss (constant liar), so parallel workers spread out.
 * div(c) is the predicted diversity between c and its *closest* member of the temporary
-  pool: the distinct members of greedy ensemble selection (size 25) on the OOF
-  predictions so far, plus the pending configurations. A LightGBM regressor learns the
-  pairwise diversity D(a, b) of evaluated pairs (gaussian-rank targets).
+  pool: the distinct members of greedy ensemble selection (size 25, on the search's
+  metric) on the OOF predictions so far, plus the pending configurations. A LightGBM
+  regressor learns the pairwise diversity D(a, b) of evaluated pairs (gaussian-rank
+  targets). D is the paper's distance between class probabilities for classification
+  and one minus the correlation of the residuals for regression (``diversity.py``
+  says why).
 
 With ``beta=0`` this is plain random-forest EI optimisation ("BO+ES"), the ablation that
 isolates the diversity term. Optuna keeps the bookkeeping: the loop enqueues each
 proposal, so an RDB storage resumes a DivBO search like any other.
 
 Cost control: D grows by one row per observation (vectorised), D and the pool's GES see
-at most ``max_rows`` OOF rows, the diversity surrogate trains on at most ``max_pairs``
-pairs (all pairs that touch a pool member first) with ``n_estimators`` capped.
+at most ``max_rows`` OOF rows (stratified by class, or by target quantile for
+regression), the diversity surrogate trains on at most ``max_pairs`` pairs (all pairs
+that touch a pool member first) with ``n_estimators`` capped.
 """
 
 from __future__ import annotations
@@ -59,7 +63,8 @@ _OBSERVED = ("ok", "failed", "timeout")
 
 
 class DivBO(BaseEstimator):
-    """Diversity-aware proposer; ``AutoEnsembleClassifier(search=DivBO(...))``.
+    """Diversity-aware proposer; ``AutoEnsembleClassifier(search=DivBO(...))``, and
+    the same for regression (the family is read from the search's metric).
 
     Parameters
     ----------
@@ -86,7 +91,8 @@ class DivBO(BaseEstimator):
     max_pairs : int, default=50_000
         Cap on the pairs the diversity surrogate trains on.
     max_rows : int, default=10_000
-        Cap on the OOF rows used for D and the pool's GES (stratified subsample).
+        Cap on the OOF rows used for D and the pool's GES (a subsample stratified by
+        class, or by target quantile for regression).
     n_estimators : int, default=100
         Boosting rounds of the diversity surrogate (LightGBM).
     random_state : int, Generator or None
@@ -162,6 +168,10 @@ class DivBO(BaseEstimator):
         self.ok_ = np.zeros(0, dtype=np.intp)  # observation index of each D row
         self.D_: DiversityMatrix | None = None
         self.specs_ = [spec.name for spec in history.specs]
+        # What y and the OOF predictions mean: the metric names the task it scores.
+        self.regression_ = (
+            getattr(history.metric.task, "family", "classification") == "regression"
+        )
 
     def _seed(self) -> int:
         return int(self.rng_.integers(2**31 - 1))
@@ -183,16 +193,22 @@ class DivBO(BaseEstimator):
             if oof is None:
                 continue
             if self.D_ is None:
-                self.D_ = DiversityMatrix(self._subsample_rows(history.y))
+                target = history.y if self.regression_ else None
+                self.D_ = DiversityMatrix(
+                    self._subsample_rows(history.y), target=target
+                )
             self.D_.add(oof)
             self.ok_ = np.append(self.ok_, base + k)
 
     def _subsample_rows(self, y: np.ndarray) -> np.ndarray | None:
-        """At most ``max_rows`` OOF rows, stratified by class, fixed for the search."""
+        """At most ``max_rows`` OOF rows, stratified by class (or by target quantile
+        for regression), fixed for the search."""
         n = len(y)
         if n <= self.max_rows:
             return None
         rng = np.random.default_rng(self._seed())
+        if self.regression_:
+            return _quantile_rows(y, self.max_rows, rng)
         keys = rng.random(n)
         # Within each class, a random order; take each class's share of max_rows.
         order = np.lexsort((keys, y))
@@ -350,6 +366,17 @@ class DivBO(BaseEstimator):
         chosen = self.rng_.choice(others, size=min(k, len(others)), replace=False)
         keep = np.sort(np.concatenate([first, chosen]))
         return i[keep], j[keep]
+
+
+def _quantile_rows(y: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """``k`` sorted row indices, one drawn at random from each of ``k`` equal-count
+    strata of the sorted target: the tails, which dominate a squared error, are
+    always in (a plain random sample may miss them). Ties are ordered at random."""
+    n = len(y)
+    order = np.lexsort((rng.random(n), y))
+    bounds = np.arange(k + 1) * n // k  # stratum i: sorted positions [b_i, b_i+1)
+    picks = bounds[:-1] + (rng.random(k) * np.diff(bounds)).astype(np.intp)
+    return np.sort(order[picks])
 
 
 def _pair_features(a: np.ndarray, b: np.ndarray) -> np.ndarray:

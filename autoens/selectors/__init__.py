@@ -1,5 +1,10 @@
-"""Post-hoc ensemble selectors: cached predictions P[n_models, n_samples, n_classes]
-in, an ensemble out (see :class:`BaseSelector` for the contract)."""
+"""Post-hoc ensemble selectors: cached predictions P[n_models, n_samples, n_outputs]
+in, an ensemble out (see :class:`BaseSelector` for the contract).
+
+Classification and regression: :func:`selector_names` lists the names that support a
+task family; a selector fit for a family it does not support raises ``ValueError``
+naming the alternatives.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +13,12 @@ from autoens.selectors.base import BaseSelector
 from autoens.selectors.baselines import Oracle, SingleBest
 from autoens.selectors.cmaes import CMAESSelector
 from autoens.selectors.dynamic import DESP, KNOP, KNORAE, KNORAU, METADES, OLA
+from autoens.selectors.dynamic_regression import LocalBest, LocalErrorWeighting
 from autoens.selectors.greedy import GreedyEnsembleSelection
-from autoens.selectors.names import SELECTOR_NAMES, get_selector
+from autoens.selectors.names import SELECTOR_NAMES, get_selector, selector_names
 from autoens.selectors.qdo import QualityDiversityOptimizationES, QualityOptimizationES
 from autoens.selectors.qp import QPSelector
+from autoens.selectors.qp_regression import AffineQPSelector
 from autoens.selectors.stacking import NNLSStacking, StackingSelector
 
 __all__ = [
@@ -22,10 +29,13 @@ __all__ = [
     "METADES",
     "OLA",
     "SELECTOR_NAMES",
+    "AffineQPSelector",
     "AutoSelector",
     "BaseSelector",
     "CMAESSelector",
     "GreedyEnsembleSelection",
+    "LocalBest",
+    "LocalErrorWeighting",
     "NNLSStacking",
     "Oracle",
     "QPSelector",
@@ -34,4 +44,5 @@ __all__ = [
     "SingleBest",
     "StackingSelector",
     "get_selector",
+    "selector_names",
 ]

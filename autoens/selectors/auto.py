@@ -12,6 +12,10 @@ one-standard-error rule then prefers the *simplest* candidate whose mean loss is
 within one standard error of the best: GES first, then the other weighted averages
 (QP, QO-ES), then stacking, then dynamic selectors.
 
+Regression uses the same rule and tiers with its own defaults (GES, QP, the ridge
+stacker, local-error weighting), shuffled rather than stratified inner folds and a
+plain random row subsample.
+
 The candidates and their tiers are in :mod:`autoens.selectors.auto_candidates`, the
 inner-CV helpers in :mod:`autoens.selectors.auto_cv`.
 """
@@ -39,7 +43,9 @@ from autoens.selectors.auto_candidates import (
 )
 from autoens.selectors.auto_cv import _fit_predict, _inner_folds, _mean_se, _subsample
 from autoens.selectors.base import (
+    BOTH_FAMILIES,
     RANDOM_STATE_CONSTRAINT,
+    REGRESSION,
     BaseSelector,
     check_generator,
 )
@@ -62,15 +68,19 @@ class AutoSelector(BaseSelector):
         Each entry is a registry name (``"ges"``), a ``(name, params)`` pair
         (``("knora-e", {"k": 11})``) or a selector object. Default
         :func:`default_candidates`: GES, QP, QO-ES, stacking and every registered
-        dynamic selector over a small grid.
+        dynamic selector over a small grid (regression: GES, QP, stacking and
+        ``des-local``). A candidate that does not support the metric's task family
+        is listed as skipped.
     cv : int, default=5
-        Inner folds (stratified and shuffled; fewer when a class has fewer rows).
+        Inner folds (stratified and shuffled; fewer when a class has fewer rows;
+        shuffled for regression).
     one_standard_error : bool, default=True
         Choose the simplest candidate whose mean loss is at most the best mean loss
         plus the best candidate's standard error (ties: lower mean loss, then list
         order); False takes the best mean loss.
     max_rows : int or None, default=2000
-        Score the candidates on a stratified random subset of this many OOF rows
+        Score the candidates on a (stratified, for classification) random subset
+        of this many OOF rows
         (all rows when there are fewer, or with None); the chosen one is refit on
         every row. Scoring cost grows faster than linearly with the rows (kNN,
         ROC AUC), while the ranking of selectors settles on far fewer rows; it
@@ -126,6 +136,7 @@ class AutoSelector(BaseSelector):
         "time_limit": [Interval(Real, 0, None, closed="right"), None],
         "random_state": RANDOM_STATE_CONSTRAINT,
     }
+    _task_families: ClassVar[frozenset[str]] = BOTH_FAMILIES
 
     def __init__(
         self,
@@ -170,14 +181,16 @@ class AutoSelector(BaseSelector):
         n_splits = int(self.cv)
         seed = int(check_generator(self.random_state).integers(2**31 - 1))
         X = _check_features(X)
-        rows = _subsample(y, self.max_rows, seed)
+        family = self.metric_.task.family
+        regression = family == REGRESSION
+        rows = _subsample(y, self.max_rows, seed, regression=regression)
         P_s, y_s = P[:, rows], y[rows]
         X_s = None if X is None else X[rows]
-        folds = _inner_folds(y_s, n_splits, seed)
+        folds = _inner_folds(y_s, n_splits, seed, regression=regression)
         # Dynamic fits query k + 1 neighbours among the training rows of a fold.
         max_k = min((len(train) for train, _ in folds), default=y_s.shape[0]) - 1
         cands = self._candidates(seed)
-        reasons = [_skip_reason(c, X is not None, max_k) for c in cands]
+        reasons = [_skip_reason(c, X is not None, max_k, family) for c in cands]
         if all(reasons):
             raise ValueError(
                 f"no candidate can be scored here: {reasons[0]} (and "

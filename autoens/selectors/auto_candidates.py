@@ -2,7 +2,9 @@
 
 A candidate is a registry name plus a few parameters. The tiers order them for the
 one-standard-error rule of :class:`~autoens.selectors.auto.AutoSelector`: GES first,
-then the other weighted averages, then stacking, then dynamic selectors.
+then the other weighted averages, then stacking, then dynamic selectors. Each task
+family has its own default list: for regression GES, QP, the ridge stacker and
+local-error weighting (``des-local``) over a small grid.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from autoens.metrics import Metric, get_metric
-from autoens.selectors.base import BaseSelector
+from autoens.selectors.base import REGRESSION, BaseSelector
 from autoens.selectors.greedy import GreedyEnsembleSelection
 from autoens.selectors.registry import BUILTIN_SELECTORS
 
@@ -38,6 +40,17 @@ _DYNAMIC: tuple[tuple[str, dict[str, tuple[Any, ...]]], ...] = (
     ("ola", {"k": (7, 15)}),
     ("meta-des", {"k": (7,)}),
 )
+#: Regression candidates, simplest first: the static ones, then ``des-local`` over
+#: k in {15, 30} (local MSEs over fewer rows are noisy; the measurements are in
+#: autoens.selectors.dynamic_regression) and power in {1, 3} (inverse-variance
+#: weights, or sharper ones, which did better on libraries of globally correlated
+#: learners).
+_REGRESSION: tuple[tuple[str, dict[str, tuple[Any, ...]]], ...] = (
+    ("ges", {}),
+    ("qp", {}),
+    ("stacking", {"cv": (2,)}),
+    ("des-local", {"k": (15, 30), "power": (1.0, 3.0)}),
+)
 #: Hard voting returns vote shares (k + 1 levels, exact zeros): never competitive on
 #: ROC AUC, log loss or Brier, so it is tried only for label metrics.
 _LABEL_METRICS = frozenset({"error_rate", "balanced_error_rate"})
@@ -61,7 +74,10 @@ def default_candidates(
     also tried once with hard voting (k=7). Names not registered in this version
     are left out; grid keys a selector does not have are ignored.
     """
-    label_metric = metric is not None and get_metric(metric).name in _LABEL_METRICS
+    resolved = None if metric is None else get_metric(metric)
+    if resolved is not None and resolved.task.family == REGRESSION:
+        return _regression_candidates()
+    label_metric = resolved is not None and resolved.name in _LABEL_METRICS
     registered = BUILTIN_SELECTORS.names
     out: list[tuple[str, dict[str, Any]]] = [
         (name, dict(params)) for name, params in _STATIC if name in registered
@@ -83,6 +99,19 @@ def default_candidates(
     return out
 
 
+def _regression_candidates() -> list[tuple[str, dict[str, Any]]]:
+    """The regression defaults: every combination of each entry's grid."""
+    out: list[tuple[str, dict[str, Any]]] = []
+    for name, grid in _REGRESSION:
+        if name not in BUILTIN_SELECTORS.names:
+            continue
+        combos: list[dict[str, Any]] = [{}]
+        for key, values in grid.items():
+            combos = [{**c, key: v} for c in combos for v in values]
+        out.extend((name, combo) for combo in combos)
+    return out
+
+
 class _Candidate:
     """One candidate: registry name, grid parameters, unfitted template."""
 
@@ -97,9 +126,13 @@ class _Candidate:
         self.label = _describe(name, params)
 
 
-def _skip_reason(cand: _Candidate, have_X: bool, max_k: int) -> str:
+def _skip_reason(
+    cand: _Candidate, have_X: bool, max_k: int, family: str | None = None
+) -> str:
     """Why a candidate cannot be scored on this data ("" if it can)."""
     template = cand.template
+    if family is not None and family not in template.task_families:
+        return f"skipped: does not support {family}"
     if template.is_dynamic and not have_X and _needs_X(template):
         return "skipped: needs X (the competence features) to find neighbours"
     k = cand.params.get("k")

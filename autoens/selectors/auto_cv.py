@@ -16,13 +16,18 @@ from autoens.selectors.base import BaseSelector
 __all__: list[str] = []
 
 
-def _subsample(y: np.ndarray, max_rows: int | None, seed: int) -> np.ndarray:
-    """Sorted indices of a stratified random subset of ``max_rows`` rows (or all)."""
+def _subsample(
+    y: np.ndarray, max_rows: int | None, seed: int, *, regression: bool = False
+) -> np.ndarray:
+    """Sorted indices of a random subset of ``max_rows`` rows (or all), stratified by
+    class for classification."""
     n = y.shape[0]
     if max_rows is None or n <= max_rows:
         return np.arange(n)
-    counts = np.bincount(y)
-    stratify = y if counts[counts > 0].min() >= 2 else None
+    stratify = None
+    if not regression:
+        counts = np.bincount(y)
+        stratify = y if counts[counts > 0].min() >= 2 else None
     subset, _ = train_test_split(
         np.arange(n), train_size=max_rows, stratify=stratify, random_state=seed
     )
@@ -30,12 +35,16 @@ def _subsample(y: np.ndarray, max_rows: int | None, seed: int) -> np.ndarray:
 
 
 def _inner_folds(
-    y: np.ndarray, n_splits: int, seed: int
+    y: np.ndarray, n_splits: int, seed: int, *, regression: bool = False
 ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Stratified shuffled folds; fewer when a class is rarer than ``n_splits``."""
+    """Stratified shuffled folds, fewer when a class is rarer than ``n_splits``; for
+    regression shuffled folds (fewer when there are fewer rows)."""
     n = y.shape[0]
     if n < 2:
         return []
+    if regression:
+        splitter = KFold(min(n_splits, n), shuffle=True, random_state=seed)
+        return list(splitter.split(np.zeros(n)))
     counts = np.bincount(y)
     smallest = int(counts[counts > 0].min())
     if smallest >= 2:

@@ -1,11 +1,16 @@
 """The selector contract: an estimator that turns cached predictions into an ensemble.
 
-A selector sees only arrays: ``P[n_models, n_samples, n_classes]`` out-of-fold
-probabilities (float32) and integer labels ``y``. Static selectors learn ``weights_`` on
-the simplex; dynamic ones also keep what they need from ``X`` and weight members per
-sample in ``combine``. ``fit`` validates once and hands clean arrays to ``_fit``
-(imbalanced-learn's template method), so every subclass gets the same checks and error
-messages.
+A selector sees only arrays: ``P[n_models, n_samples, n_outputs]`` out-of-fold
+predictions (float32: class probabilities for classification, one column of values
+for regression) and the encoded target ``y`` (class indices or float values). Static
+selectors learn ``weights_`` on the simplex; dynamic ones also keep what they need
+from ``X`` and weight members per sample in ``combine``. ``fit`` validates once and
+hands clean arrays to ``_fit`` (imbalanced-learn's template method), so every subclass
+gets the same checks and error messages.
+
+The metric says which task family a fit is for (``metric.task.family``); a selector
+declares the families it supports (:attr:`BaseSelector.task_families`) and ``fit``
+refuses the others with a message naming the registered alternatives.
 """
 
 from __future__ import annotations
@@ -19,17 +24,40 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from autoens._sklearn import Interval
-from autoens.metrics import Metric, get_metric
-from autoens.task import ClassificationTask
+from autoens.metrics import METRIC_NAMES, Metric, get_metric
+from autoens.task import ClassificationTask, RegressionTask
 
 __all__ = [
+    "BOTH_FAMILIES",
+    "CLASSIFICATION",
+    "FAMILIES",
     "RANDOM_STATE_CONSTRAINT",
+    "REGRESSION",
     "BaseSelector",
     "check_generator",
     "check_predictions",
+    "loss_noise_unit",
+    "round_losses",
 ]
 
 _WEIGHT_TOL = 1e-6
+
+#: Task families (``Metric.task.family``) a selector can declare.
+CLASSIFICATION, REGRESSION = "classification", "regression"
+FAMILIES: tuple[str, ...] = (CLASSIFICATION, REGRESSION)
+BOTH_FAMILIES: frozenset[str] = frozenset(FAMILIES)
+
+# AutoGluon's float-noise guard of GES: losses are compared rounded to 6 decimals,
+# unless the best loss is within 1e-4 of zero. Classification losses live on [0, 1]
+# scales; a regression loss has the target's units, so there the 6 decimals are
+# relative to the reference loss instead.
+_NOISE_FLOOR = 1e-4
+_ROUND_DECIMALS = 6
+
+#: Registered selector names per family, for the message of a refused family. Filled
+#: by :mod:`autoens.selectors.names` (this module cannot import the registry, which
+#: imports it).
+_NAMES_BY_FAMILY: dict[str, tuple[str, ...]] = {}
 
 #: ``_parameter_constraints`` entry of every ``random_state``: exactly what
 #: :func:`check_generator` accepts (numpy refuses negative seeds).
@@ -47,9 +75,10 @@ class BaseSelector(BaseEstimator, metaclass=ABCMeta):
 
     A selector is a scikit-learn estimator, so ``clone`` and ``get_params`` work:
     ``fit(P, y, *, metric, X=None, configs=None)`` learns from out-of-fold
-    predictions ``P`` (n_models, n_samples, n_classes) and returns ``self``;
-    ``combine(P, X=None)`` returns the ensemble's (n_samples, n_classes) float32
-    prediction. Static selectors set ``weights_`` (non-negative, sum 1); dynamic
+    predictions ``P`` (n_models, n_samples, n_outputs) and returns ``self``;
+    ``combine(P, X=None)`` returns the ensemble's (n_samples, n_outputs) float32
+    prediction. ``n_outputs`` is the number of classes for classification and 1 for
+    regression. Static selectors set ``weights_`` (non-negative, sum 1); dynamic
     ones weight members per sample from ``X``.
 
     Subclasses implement ``_fit(P, y, X=None, configs=None)``; static selectors set
@@ -58,8 +87,9 @@ class BaseSelector(BaseEstimator, metaclass=ABCMeta):
     parameter validation, run first in :meth:`fit`).
 
     Fitted attributes set by :meth:`fit`: ``metric_`` (a
-    :class:`~autoens.metrics.Metric`), ``n_models_``, ``n_classes_``, and for static
-    selectors ``validation_loss_`` (the metric's loss of ``combine(P)`` on the data the
+    :class:`~autoens.metrics.Metric`), ``n_models_``, ``n_classes_`` (the number of
+    output columns: 1 for regression), and for static selectors
+    ``validation_loss_`` (the metric's loss of ``combine(P)`` on the data the
     selector was fit on).
     """
 
@@ -71,6 +101,10 @@ class BaseSelector(BaseEstimator, metaclass=ABCMeta):
     #: True when the method can never end worse than SingleBest on its fit data
     #: (checked by :func:`autoens.testing.check_selector`).
     _guarantees_single_best: ClassVar[bool] = False
+    #: Task families the class supports (a subclass may decide per parameters by
+    #: overriding :attr:`task_families`). Classification by default: a selector
+    #: written before regression existed assumes class probabilities.
+    _task_families: ClassVar[frozenset[str]] = frozenset({CLASSIFICATION})
     #: Valid values of every constructor parameter (scikit-learn's constraints).
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {}
 
@@ -83,16 +117,28 @@ class BaseSelector(BaseEstimator, metaclass=ABCMeta):
         X: Any = None,
         configs: list[dict[str, Any]] | None = None,
     ) -> Self:
-        """Select an ensemble from predictions ``P`` (n_models, n_samples, n_classes).
+        """Select an ensemble from predictions ``P`` (n_models, n_samples, n_outputs).
 
-        ``y`` holds class indices in [0, n_classes). ``metric`` is a metric name, a
-        scikit-learn scorer name or a :class:`~autoens.metrics.Metric`. ``X`` (features)
+        ``y`` holds class indices in [0, n_classes) (classification) or float values
+        (regression, ``P`` with one column). ``metric`` is a metric name, a
+        scikit-learn scorer name or a :class:`~autoens.metrics.Metric`; its task
+        family must be one of :attr:`task_families`. ``X`` (features)
         is used by dynamic selectors only; ``configs`` (one ``{"learner": str,
         "params": dict}`` per model) by selectors that compare configurations.
         """
         # Hyper-parameters first: a bad one is reported whatever the data.
         self._validate_params()
-        self.metric_ = get_metric(metric)
+        self.metric_ = _resolve_metric(metric, P)
+        family = self.metric_.task.family
+        if family == CLASSIFICATION and _n_outputs(P) == 1:
+            raise ValueError(
+                f"P has one output column, but the metric {self.metric_.name!r} "
+                "scores classification, which needs one column per class (n_classes "
+                ">= 2; for binary tasks pass both columns [1 - p, p]). For regression "
+                "values pass a regression metric: 'rmse', 'mse', 'mae' or 'r2'."
+            )
+        if family not in self.task_families:
+            raise ValueError(self._family_error(family))
         P, y = self._check_fit_data(P, y, X, configs)
         self.n_models_ = P.shape[0]
         self.n_classes_ = P.shape[2]
@@ -101,6 +147,32 @@ class BaseSelector(BaseEstimator, metaclass=ABCMeta):
             self._check_weights()
             self.validation_loss_ = self.metric_.loss_single(y, self.combine(P))
         return self
+
+    @property
+    def task_families(self) -> frozenset[str]:
+        """Task families (``"classification"``, ``"regression"``) this selector, with
+        its current parameters, can be fit for."""
+        return self._task_families
+
+    def _unsupported_reason(self, family: str) -> str:
+        """Why ``family`` is not supported (one clause, for the error message)."""
+        if family == REGRESSION:
+            return "it works on class probabilities"
+        return "it works on regression values"
+
+    def _family_error(self, family: str) -> str:
+        name = type(self).__name__
+        names = _NAMES_BY_FAMILY.get(family, ())
+        alternatives = (
+            f" For {family} use one of: {', '.join(names)} (see "
+            f"autoens.selectors.selector_names({family!r}))."
+            if names
+            else ""
+        )
+        return (
+            f"{name} does not support {family} ({self._unsupported_reason(family)}), "
+            f"but the metric {self.metric_.name!r} scores {family}.{alternatives}"
+        )
 
     def _check_fit_data(
         self, P: Any, y: Any, X: Any, configs: list[dict[str, Any]] | None
@@ -129,7 +201,8 @@ class BaseSelector(BaseEstimator, metaclass=ABCMeta):
         X: Any = None,
         configs: list[dict[str, Any]] | None = None,
     ) -> None:
-        """Learn from validated float32 ``P`` and intp ``y``; set fitted attributes."""
+        """Learn from validated float32 ``P`` and ``y`` (intp class indices or float64
+        values, as the metric's task validates them); set fitted attributes."""
 
     def combine(self, P: Any, X: Any = None) -> np.ndarray:
         """Ensemble prediction (n_samples, n_classes) float32 from member predictions.
@@ -177,6 +250,54 @@ class BaseSelector(BaseEstimator, metaclass=ABCMeta):
                 f"({self.n_models_},), non-negative, sum 1): {w!r}"
             )
         self.weights_ = w
+
+
+def loss_noise_unit(metric: Metric, reference: float) -> float | None:
+    """The unit in which losses are rounded (to 6 decimals) before comparison, or None
+    for no rounding: 1 for classification losses further than 1e-4 from zero
+    (AutoGluon's guard, in absolute terms), ``|reference|`` for a regression loss
+    (the same 6 significant digits whatever the target's units)."""
+    reference = abs(float(reference))
+    if not np.isfinite(reference):
+        return None
+    if metric.task.family == REGRESSION:
+        return reference if reference > 0.0 else None
+    return 1.0 if reference > _NOISE_FLOOR else None
+
+
+def round_losses(losses: np.ndarray, unit: float | None) -> np.ndarray:
+    """``losses`` rounded to 6 decimals of ``unit`` (unchanged when None)."""
+    if unit is None:
+        return losses
+    if unit == 1.0:
+        return np.round(losses, _ROUND_DECIMALS)
+    return np.round(losses / unit, _ROUND_DECIMALS) * unit
+
+
+def _resolve_metric(metric: str | Metric, P: Any) -> Metric:
+    """The fit's metric; a scikit-learn scorer name without a built-in equivalent is
+    scored for regression when ``P`` has one output column (a classification tensor
+    has one column per class, at least two), for classification otherwise."""
+    found = get_metric(metric)
+    if (
+        isinstance(metric, str)
+        and found.name not in METRIC_NAMES
+        and found.task.family != REGRESSION
+        and _n_outputs(P) == 1
+    ):
+        found = get_metric(metric, task=RegressionTask)
+    return found
+
+
+def _n_outputs(P: Any) -> int | None:
+    """Last axis length of a 3-D ``P`` without converting it (None if not 3-D)."""
+    shape = getattr(P, "shape", None)
+    if shape is None:
+        try:
+            shape = np.shape(P)
+        except (TypeError, ValueError):
+            return None
+    return int(shape[2]) if len(shape) == 3 else None
 
 
 def check_predictions(P: Any) -> np.ndarray:

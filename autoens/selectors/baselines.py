@@ -1,5 +1,5 @@
 """Baselines every benchmark table is anchored on: the single best model from below,
-the per-row oracle from above."""
+the per-row oracle from above (both for classification and regression)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,13 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from autoens.metrics import Metric, check_labels, get_metric
-from autoens.selectors.base import BaseSelector, check_predictions
+from autoens.selectors.base import (
+    BOTH_FAMILIES,
+    REGRESSION,
+    BaseSelector,
+    check_predictions,
+)
+from autoens.task import RegressionTask
 
 __all__ = ["Oracle", "SingleBest", "single_best_model"]
 
@@ -23,6 +29,7 @@ class SingleBest(BaseSelector):
     """
 
     _guarantees_single_best: ClassVar[bool] = True
+    _task_families: ClassVar[frozenset[str]] = BOTH_FAMILIES
 
     def __init__(self) -> None:
         pass
@@ -54,9 +61,15 @@ def single_best_model(
     return index, metric.loss_single(y, P[index])
 
 
+# Regression losses that only grow with each row's absolute error: for them the
+# per-row oracle is at least as good as every member.
+_ROWWISE_REGRESSION_LOSSES = frozenset({"rmse", "mse", "mae", "r2_loss"})
+
+
 class Oracle(BaseSelector):
     """Per-row oracle: each row takes the prediction of the model that gives its true
-    class the highest probability (ties: lowest model index).
+    class the highest probability (classification) or whose value is closest to the
+    target (regression); ties go to the lowest model index.
 
     A **benchmark bound, not a deployable ensemble**: choosing needs the labels, so it
     cannot predict new rows. Use :meth:`score_upper_bound` (or
@@ -73,6 +86,11 @@ class Oracle(BaseSelector):
     true class need not rank or classify best), nor against stacking, whose learned
     combiner can sharpen probabilities beyond every member.
 
+    For regression it is the bound of per-row *selection* (one member per row, as
+    ``local-best`` does) under RMSE, MSE, MAE and R², and it beats every member under
+    those; it is not a bound for per-row *mixtures*: when members fall on both sides
+    of a target, a mixture of them can hit it exactly.
+
     ``is_weighted_average`` is False (members weighted per row, so ``combine`` is not
     ``weights_ @ P``). Fitted attributes: ``choice_`` (n_samples,) model per row,
     ``weights_`` (share of rows each model wins; on the simplex), ``validation_loss_``
@@ -80,6 +98,7 @@ class Oracle(BaseSelector):
     """
 
     is_weighted_average: ClassVar[bool] = False
+    _task_families: ClassVar[frozenset[str]] = BOTH_FAMILIES
 
     def __init__(self) -> None:
         pass
@@ -90,6 +109,8 @@ class Oracle(BaseSelector):
         metric = getattr(self, "metric_", None)
         if metric is None:
             return False
+        if metric.task.family == REGRESSION:
+            return metric.name in _ROWWISE_REGRESSION_LOSSES
         return metric.name == "log_loss" or (
             metric.name == "roc_auc" and self.n_classes_ == 2
         )
@@ -117,8 +138,9 @@ class Oracle(BaseSelector):
         ):
             raise ValueError(
                 "Oracle can only reproduce the predictions it was fit on: it picks, "
-                "per row, the model most confident in the true label, which new data "
-                "does not have. It is a benchmark bound, not a deployable ensemble; "
+                "per row, the model closest to the true label or value, which new "
+                "data does not have. It is a benchmark bound, not a deployable "
+                "ensemble; "
                 "use Oracle.score_upper_bound(P, y, metric) or "
                 "Oracle.oracle_predictions(P, y) on labelled predictions."
             )
@@ -126,24 +148,45 @@ class Oracle(BaseSelector):
 
     @staticmethod
     def oracle_predictions(P: Any, y: Any) -> np.ndarray:
-        """The oracle's (n_samples, n_classes) float32 predictions on labelled data."""
-        P = check_predictions(P)
-        y = check_labels(y, P.shape[1], P.shape[2])
+        """The oracle's (n_samples, n_outputs) float32 predictions on labelled data
+        (``P`` with one output column is read as regression values)."""
+        P, y = _check_labelled(P, y)
         return P[_oracle_choice(P, y), np.arange(P.shape[1])]
 
     @staticmethod
     def score_upper_bound(P: Any, y: Any, metric: str | Metric = "roc_auc") -> float:
         """The oracle's user-facing score (``metric.score_name``: the highest ROC AUC,
-        the lowest log loss) on labelled predictions ``P``; see the class docstring
-        for when it bounds a selector."""
+        the lowest log loss or RMSE) on labelled predictions ``P``; see the class
+        docstring for when it bounds a selector."""
         m = get_metric(metric)
-        P = check_predictions(P)
-        y = check_labels(y, P.shape[1], P.shape[2])
+        P, y = _check_labelled(P, y, m)
         return m.to_score(m.loss_single(y, Oracle.oracle_predictions(P, y)))
 
 
+def _check_labelled(
+    P: Any, y: Any, metric: Metric | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """``P`` and ``y`` validated for the metric's family (without a metric: one
+    output column means regression)."""
+    regression = (
+        metric.task.family == REGRESSION
+        if metric is not None
+        else np.ndim(P) == 3 and np.shape(P)[2] == 1
+    )
+    if regression:
+        P = RegressionTask.check_predictions(P)
+        return P, RegressionTask.check_target(y, P.shape[1], 1)
+    P = check_predictions(P)
+    return P, check_labels(y, P.shape[1], P.shape[2])
+
+
 def _oracle_choice(P: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Per row, the model giving the true class the highest probability."""
+    """Per row, the model giving the true class the highest probability
+    (classification), or whose value is closest to the target (regression, float
+    ``y``)."""
+    if y.dtype.kind == "f":
+        error = np.abs(P[..., 0].astype(np.float64) - y[None, :])
+        return error.argmin(axis=0).astype(np.intp)
     true_class = np.take_along_axis(P, y[None, :, None], axis=2)[..., 0]
     return true_class.argmax(axis=0).astype(np.intp)
 

@@ -16,6 +16,12 @@ accuracy.
 Each generation's λ candidates are scored in one vectorised metric call: a (λ, K)
 weight matrix times the metric-reduced predictions (only the members some candidate
 uses, since lattice weights are sparse).
+
+Regression: ExplicitGES needs no change (lattice weights average the members'
+values). Raw mode combines values linearly, ``Σ_k x_k ŷ_k`` with neither a
+renormalisation nor a softmax (both exist only to keep class-probability rows valid;
+a softmax over a single output column would be the constant 1), so CMA-ES searches
+the unconstrained linear combinations of the members, scale included.
 """
 
 from __future__ import annotations
@@ -31,7 +37,9 @@ from threadpoolctl import threadpool_limits
 
 from autoens._sklearn import Interval, StrOptions
 from autoens.selectors.base import (
+    BOTH_FAMILIES,
     RANDOM_STATE_CONSTRAINT,
+    REGRESSION,
     BaseSelector,
     check_generator,
 )
@@ -69,8 +77,9 @@ class CMAESSelector(BaseSelector):
         :func:`normalize_ges`, so ``weights_`` are multiples of 1/``ensemble_size``.
         ``None``: raw weights, possibly negative; the ensemble is the weighted sum of
         member probabilities, row-renormalised when all weights are non-negative and
-        softmaxed over classes otherwise (see :func:`raw_combine`). Raw mode is
-        not ``is_weighted_average``: its ``combine`` is not ``weights_ @ P``.
+        softmaxed over classes otherwise (see :func:`raw_combine`); for regression
+        the plain weighted sum of the members' values. Raw mode is not
+        ``is_weighted_average``: its ``combine`` is not ``weights_ @ P``.
     ensemble_size : int, default=50
         T of the GES lattice (only used when ``normalize="ges"``).
     random_state : None, int or numpy Generator, default=None
@@ -82,8 +91,8 @@ class CMAESSelector(BaseSelector):
     weights_ : ndarray (n_models,)
         On the simplex. ExplicitGES: the lattice weights. Raw mode: ``|raw_weights_|``
         normalised, the share of each member's weight mass, which is the actual
-        mixture when no raw weight is negative (raw mode's prediction is given by
-        :meth:`combine`).
+        mixture when no raw weight is negative for classification (raw mode's
+        prediction is given by :meth:`combine`).
     raw_weights_ : ndarray (n_models,)
         The best CMA-ES point x (before normalisation); the one-hot start when the
         single best model was kept.
@@ -105,6 +114,7 @@ class CMAESSelector(BaseSelector):
         "ensemble_size": [Interval(Integral, 1, None, closed="left")],
         "random_state": RANDOM_STATE_CONSTRAINT,
     }
+    _task_families: ClassVar[frozenset[str]] = BOTH_FAMILIES
 
     def __init__(
         self,
@@ -149,7 +159,9 @@ class CMAESSelector(BaseSelector):
         budget = n_iterations * n_models
         n_generations = (budget - n_models) // popsize if n_models > 1 else 0
 
-        evaluate = _Objective(metric, y, P, self.normalize, ensemble_size)
+        evaluate = _Objective(
+            metric, y, P, self.normalize, ensemble_size, linear=self._linear()
+        )
         trajectory: list[float] = []
         x_best, loss_best = x0, math.inf
         if n_generations > 0:
@@ -218,6 +230,10 @@ class CMAESSelector(BaseSelector):
                 mass / total if total > 0 else np.full(mass.size, 1.0 / mass.size)
             )
 
+    def _linear(self) -> bool:
+        """Raw weights combine regression values linearly (no renormalisation)."""
+        return self.metric_.task.family == REGRESSION
+
     @property
     def required_members_(self) -> np.ndarray:
         check_is_fitted(self)
@@ -225,13 +241,17 @@ class CMAESSelector(BaseSelector):
 
     def combine(self, P: Any, X: Any = None) -> np.ndarray:
         """``weights_ @ P``, except raw weights with a negative entry: then the softmax
-        over classes of the raw weighted sum (:func:`raw_combine`)."""
+        over classes of the raw weighted sum (:func:`raw_combine`); for regression
+        raw weights always give the raw weighted sum."""
         check_is_fitted(self)
-        if self.normalize == "ges" or (self.raw_weights_ >= 0).all():
+        linear = self._linear()
+        if self.normalize == "ges" or (not linear and (self.raw_weights_ >= 0).all()):
             return super().combine(P, X)
         P = self._check_combine_input(P)
         members = self.required_members_
-        return raw_combine(self.raw_weights_[None, members], P[members])[0]
+        return raw_combine(self.raw_weights_[None, members], P[members], linear=linear)[
+            0
+        ]
 
 
 class _Objective:
@@ -244,6 +264,8 @@ class _Objective:
         P: np.ndarray,
         normalize: str | None,
         ensemble_size: int,
+        *,
+        linear: bool = False,
     ) -> None:
         self.metric, self.y, self.normalize, self.T = (
             metric,
@@ -251,6 +273,7 @@ class _Objective:
             normalize,
             ensemble_size,
         )
+        self.linear = linear
         if normalize == "ges":
             # Lattice weights are on the simplex: candidates can be built directly on
             # the entries the loss reads (reduce commutes with weighted sums).
@@ -268,7 +291,7 @@ class _Objective:
             )
             losses = self.metric.loss_reduced(self.y, E)
         else:
-            E = raw_combine(X, self.P)
+            E = raw_combine(X, self.P, linear=self.linear)
             losses = self.metric.loss_reduced(self.y, self.metric.reduce(self.y, E))
         return np.where(np.isfinite(losses), losses, np.finfo(np.float64).max)
 
@@ -333,17 +356,22 @@ def normalize_ges(x: np.ndarray, ensemble_size: int = 50) -> np.ndarray:
     return out[0] if single else out
 
 
-def raw_combine(W: np.ndarray, P: np.ndarray) -> np.ndarray:
+def raw_combine(W: np.ndarray, P: np.ndarray, *, linear: bool = False) -> np.ndarray:
     """Raw-weight ensembles: (m, N, C) float32 from W (m, K), P (K, N, C).
 
     A candidate whose weights are all non-negative is renormalised (its weights
     divided by their sum, so rows of probabilities stay rows of probabilities); one
     with a negative weight gives the softmax over classes of its weighted sum. Both
     maps are monotone per row, so label metrics see the raw argmax. All-zero weights
-    give the uniform mixture.
+    give the uniform mixture. With ``linear`` (regression values) every candidate is
+    the plain weighted sum ``W @ P``.
     """
     W = np.asarray(W, dtype=np.float64)
     n_models, n_samples, n_classes = P.shape
+    if linear:
+        return (W.astype(np.float32) @ P.reshape(n_models, -1)).reshape(
+            W.shape[0], n_samples, n_classes
+        )
     negative = (W < 0).any(axis=1)
     total = W.sum(axis=1, keepdims=True)
     W = np.where(

@@ -21,11 +21,13 @@ from sklearn.utils.validation import check_is_fitted
 from autoens._sklearn import Interval, StrOptions
 from autoens.selectors.base import RANDOM_STATE_CONSTRAINT, BaseSelector
 
-__all__ = ["DynamicSelector"]
+__all__ = ["DynamicSelector", "check_competence_features", "clip_neighbours"]
 
 
 class DynamicSelector(BaseSelector):
-    """Base of the dynamic selectors: kNN competence regions over the fit (OOF) rows.
+    """Base of the dynamic classification selectors: kNN competence regions over the
+    fit (OOF) rows (a member is competent where its most probable class is right;
+    regression has its own in :mod:`autoens.selectors.dynamic_regression`).
 
     Subclasses say where neighbours are found (``_feature_space``,
     ``_profile_space``) and implement ``_competence`` (per-row competence of every
@@ -62,6 +64,9 @@ class DynamicSelector(BaseSelector):
         self.random_state = random_state
 
     # --- fit ------------------------------------------------------------------------
+
+    def _unsupported_reason(self, family: str) -> str:
+        return "a member's competence is whether its most probable class is right"
 
     def _fit(
         self,
@@ -110,51 +115,17 @@ class DynamicSelector(BaseSelector):
         return self.k_
 
     def _clip_neighbours(self, name: str, value: int, n_samples: int) -> int:
-        # Leave-one-out scoring queries value + 1 rows, so at most n_samples - 1.
-        if value > n_samples - 1:
-            warnings.warn(
-                f"{type(self).__name__}: {name}={value} but only {n_samples} fit rows; "
-                f"using {name}={n_samples - 1} (leave-one-out needs {name} + 1 rows).",
-                UserWarning,
-                stacklevel=4,
-            )
-            return n_samples - 1
-        return int(value)
+        return clip_neighbours(type(self).__name__, name, value, n_samples)
 
     def _check_X(self, X: Any, n_samples: int, *, where: str) -> np.ndarray:
-        name = type(self).__name__
-        if X is None:
-            raise ValueError(
-                f"{name} is a dynamic selector: pass X (the numeric competence "
-                f"features of the rows of P) to {where}()."
-            )
-        try:
-            X = np.asarray(X, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(
-                f"{name}: X must be numeric (scale and encode categorical columns "
-                f"first); converting it to float failed: {exc}"
-            ) from exc
-        if X.ndim != 2:
-            raise ValueError(
-                f"{name}: X must be 2-D (n_samples, n_features), got shape {X.shape}."
-            )
-        if X.shape[0] != n_samples:
-            raise ValueError(
-                f"{name}: X has {X.shape[0]} rows but P has {n_samples} samples; "
-                "pass the features of exactly the rows of P."
-            )
-        if not np.isfinite(X).all():
-            raise ValueError(
-                f"{name}: X contains NaN or infinite values; impute them before the "
-                "competence features are built."
-            )
-        if hasattr(self, "X_fit_") and X.shape[1] != self.X_fit_.shape[1]:
-            raise ValueError(
-                f"{name}: X has {X.shape[1]} features but the selector was fit on "
-                f"{self.X_fit_.shape[1]}."
-            )
-        return X
+        fitted = getattr(self, "X_fit_", None)
+        return check_competence_features(
+            type(self).__name__,
+            X,
+            n_samples,
+            where=where,
+            n_features=None if fitted is None else fitted.shape[1],
+        )
 
     # --- predict --------------------------------------------------------------------
 
@@ -279,6 +250,59 @@ class DynamicSelector(BaseSelector):
     def _region(self, X: np.ndarray, self_index: np.ndarray | None) -> np.ndarray:
         """Correctness of every member on each row's k neighbours: (n, k, n_models)."""
         return self.correct_[self._feature_neighbours(X, self_index)]
+
+
+def clip_neighbours(owner: str, name: str, value: int, n_samples: int) -> int:
+    """``value`` neighbours, at most ``n_samples - 1`` (with a warning): leave-one-out
+    scoring queries ``value + 1`` fit rows."""
+    if value > n_samples - 1:
+        warnings.warn(
+            f"{owner}: {name}={value} but only {n_samples} fit rows; "
+            f"using {name}={n_samples - 1} (leave-one-out needs {name} + 1 rows).",
+            UserWarning,
+            stacklevel=5,
+        )
+        return n_samples - 1
+    return int(value)
+
+
+def check_competence_features(
+    owner: str, X: Any, n_samples: int, *, where: str, n_features: int | None = None
+) -> np.ndarray:
+    """``X`` as finite float64 (n_samples, n_features), or a ValueError saying what is
+    wrong; ``n_features`` is the width seen in fit (None while fitting)."""
+    if X is None:
+        raise ValueError(
+            f"{owner} is a dynamic selector: pass X (the numeric competence "
+            f"features of the rows of P) to {where}()."
+        )
+    try:
+        X = np.asarray(X, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"{owner}: X must be numeric (scale and encode categorical columns "
+            f"first); converting it to float failed: {exc}"
+        ) from exc
+    if X.ndim != 2:
+        raise ValueError(
+            f"{owner}: X must be 2-D (n_samples, n_features), got shape {X.shape}."
+        )
+    if X.shape[0] != n_samples:
+        raise ValueError(
+            f"{owner}: X has {X.shape[0]} rows but P has {n_samples} samples; "
+            "pass the features of exactly the rows of P."
+        )
+    if not np.isfinite(X).all():
+        raise ValueError(
+            f"{owner}: X contains NaN or infinite values; impute them before the "
+            "competence features are built."
+        )
+    if n_features is not None and X.shape[1] != n_features:
+        raise ValueError(
+            f"{owner}: X has {X.shape[1]} features but the selector was fit on "
+            f"{n_features}."
+        )
+    return X
 
 
 def _profiles(P: np.ndarray) -> np.ndarray:

@@ -6,6 +6,13 @@ the lowest validation loss, so integer counts become weights. The details that m
 are AutoGluon's: ties prefer models already in the ensemble, a float-noise guard rounds
 losses to 6 decimals, and ``use_best`` cuts back to the best prefix of the trajectory.
 
+Regression needs no change to the method: the mean of members' predicted values is the
+ensemble GES scores (with a squared loss, averaging also provably never does worse
+than the average member). Only the float-noise guard is made relative there: a
+regression loss has the target's units, so losses are rounded to 6 significant digits
+of the first iteration's best loss
+(:func:`~autoens.selectors.base.loss_noise_unit`).
+
 Every iteration scores all K candidates in one vectorised metric call per chunk of
 models; the metric's ``reduce`` lets candidates be built only on the entries the loss
 reads (the true-class column for log loss, the positive column for binary ROC AUC).
@@ -23,9 +30,12 @@ from sklearn.utils.validation import check_is_fitted
 
 from autoens._sklearn import Interval
 from autoens.selectors.base import (
+    BOTH_FAMILIES,
     RANDOM_STATE_CONSTRAINT,
     BaseSelector,
     check_generator,
+    loss_noise_unit,
+    round_losses,
 )
 
 __all__ = ["GreedyEnsembleSelection"]
@@ -33,11 +43,9 @@ __all__ = ["GreedyEnsembleSelection"]
 # Candidate ensembles are built in chunks of models of at most this many float32
 # elements (64 MB), so memory stays bounded whatever the number of models.
 _CHUNK_ELEMENTS = 1 << 24
-# AutoGluon's float-noise guard: when the best first-iteration loss is further than this
-# from zero, losses are rounded to _ROUND_DECIMALS so near-identical models do not enter
-# through float noise (and near-ties become exact ties that prefer used models).
-_NOISE_FLOOR = 1e-4
-_ROUND_DECIMALS = 6
+# AutoGluon's float-noise guard (autoens.selectors.base.loss_noise_unit): losses are
+# rounded so near-identical models do not enter through float noise (and near-ties
+# become exact ties that prefer used models).
 
 
 class GreedyEnsembleSelection(BaseSelector):
@@ -70,7 +78,8 @@ class GreedyEnsembleSelection(BaseSelector):
         ``best_iteration_``; ``weights_ == bincount(indices_) / len(indices_)``.
     trajectory_ : ndarray of float
         Loss of the ensemble after each greedy iteration, as used for the decisions
-        (rounded to 6 decimals when the float-noise guard is on).
+        (rounded to 6 decimals when the float-noise guard is on; for regression, 6
+        decimals of the first iteration's best loss).
     best_iteration_ : int
         Index into ``trajectory_`` of the kept ensemble.
     validation_loss_ : float
@@ -84,6 +93,7 @@ class GreedyEnsembleSelection(BaseSelector):
         "use_best": ["boolean"],
         "random_state": RANDOM_STATE_CONSTRAINT,
     }
+    _task_families: ClassVar[frozenset[str]] = BOTH_FAMILIES
 
     def __init__(
         self,
@@ -132,7 +142,7 @@ class GreedyEnsembleSelection(BaseSelector):
 
         buffer = np.empty((min(step, n_models), *R.shape[1:]), dtype=np.float32)
         trajectory: list[float] = []
-        round_losses = False
+        unit: float | None = None
         for iteration in range(ensemble_size):
             n = len(order)
             losses = np.empty(n_models, dtype=np.float64)
@@ -144,9 +154,8 @@ class GreedyEnsembleSelection(BaseSelector):
                 losses[start:stop] = metric.loss_reduced(y, E)
             losses[~np.isfinite(losses)] = np.inf
             if iteration == 0:
-                round_losses = bool(abs(losses.min()) > _NOISE_FLOOR)
-            if round_losses:
-                losses = np.round(losses, _ROUND_DECIMALS)
+                unit = loss_noise_unit(metric, losses.min())
+            losses = round_losses(losses, unit)
             best = np.flatnonzero(losses == losses.min())
             if best.size > 1:
                 used = best[counts[best] > 0]

@@ -1,5 +1,6 @@
-"""Every selector name, ``"auto"`` included: :data:`SELECTOR_NAMES` and
-:func:`get_selector` (re-exported by :mod:`autoens.selectors`).
+"""Every selector name, ``"auto"`` included: :data:`SELECTOR_NAMES`,
+:func:`selector_names` (the names per task family) and :func:`get_selector`
+(re-exported by :mod:`autoens.selectors`).
 
 ``"auto"`` is added here, on top of the built-in registry that
 :class:`~autoens.selectors.auto.AutoSelector` itself resolves its candidates from.
@@ -10,10 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from autoens.selectors.auto import AutoSelector
-from autoens.selectors.base import BaseSelector
+from autoens.selectors.base import _NAMES_BY_FAMILY, FAMILIES, BaseSelector
 from autoens.selectors.registry import BUILTIN_SELECTORS
 
-__all__ = ["SELECTOR_NAMES", "get_selector"]
+__all__ = ["SELECTOR_NAMES", "get_selector", "selector_names"]
 
 _REGISTRY = BUILTIN_SELECTORS.extended(
     # Chooses among the selectors above (and the dynamic ones) by inner CV.
@@ -22,6 +23,25 @@ _REGISTRY = BUILTIN_SELECTORS.extended(
 
 #: Names accepted by :func:`get_selector`.
 SELECTOR_NAMES: tuple[str, ...] = _REGISTRY.names
+
+# The names per family, computed once: selectors name the alternatives in the error
+# they raise when fit for a family they do not support.
+_NAMES_BY_FAMILY.update({family: _REGISTRY.names_for(family) for family in FAMILIES})
+
+
+def selector_names(family: str | None = None) -> tuple[str, ...]:
+    """The selector names (registration order) that support task ``family``:
+    ``"classification"``, ``"regression"``, or None for every name.
+
+    ``"auto"`` supports both (it chooses among the candidates of the family).
+    """
+    if family is None:
+        return SELECTOR_NAMES
+    if family not in _NAMES_BY_FAMILY:
+        raise ValueError(
+            f"Unknown task family {family!r}; expected one of {', '.join(FAMILIES)}."
+        )
+    return _NAMES_BY_FAMILY[family]
 
 
 def get_selector(

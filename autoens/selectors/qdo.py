@@ -19,10 +19,13 @@ The budget is GES's: ``n_iterations`` × K metric evaluations in all. The run:
    cell of a 7×7 grid over two diversity descriptors (average loss correlation of the
    members, and their configuration similarity), whose bin edges slide to the
    quantiles of all descriptors seen so far (Fontaine et al. 2019, "Mapping
-   Hearthstone deck spaces through MAP-Elites with sliding boundaries").
+   Hearthstone deck spaces through MAP-Elites with sliding boundaries"). For
+   regression the first descriptor is the members' residual correlation instead
+   (:func:`~autoens.selectors.qdo_descriptors.residual_correlation`, which says why).
 5. The result is the sum of all elites' counts if that beats the best elite, else the
    best elite, and the single best model if neither beats it (beyond float noise:
-   losses rounded to 6 decimals, GES's guard).
+   losses rounded to 6 decimals, GES's guard; for regression 6 decimals of the
+   reference loss, since those losses have the target's units).
 
 Speed: every elite's summed predictions are cached (float32, in the metric's reduced
 layout, see :meth:`autoens.metrics.Metric.reduce`). A child's sum is its parent's plus
@@ -49,7 +52,9 @@ from sklearn.utils.validation import check_is_fitted
 
 from autoens._sklearn import Interval
 from autoens.selectors.base import (
+    BOTH_FAMILIES,
     RANDOM_STATE_CONSTRAINT,
+    REGRESSION,
     BaseSelector,
     check_generator,
 )
@@ -58,6 +63,7 @@ from autoens.selectors.qdo_descriptors import (
     config_similarity,
     ensemble_descriptors,
     loss_correlation,
+    residual_correlation,
 )
 from autoens.selectors.qdo_search import _canonical_mean, _Search
 
@@ -67,6 +73,7 @@ __all__ = [
     "config_similarity",
     "ensemble_descriptors",
     "loss_correlation",
+    "residual_correlation",
 ]
 
 logger = logging.getLogger("autoens")
@@ -76,6 +83,7 @@ class _PopulationES(BaseSelector):
     """Shared implementation of QO-ES and QDO-ES (the archive and crossover differ)."""
 
     _guarantees_single_best: ClassVar[bool] = True
+    _task_families: ClassVar[frozenset[str]] = BOTH_FAMILIES
     #: True: sliding grid archive and two-point crossover (QDO-ES); False: quality
     #: archive and average crossover (QO-ES).
     _diverse: ClassVar[bool] = False
@@ -115,21 +123,26 @@ class _PopulationES(BaseSelector):
         descriptors: list[np.ndarray] = []
         if self._diverse:
             similarity = None if configs is None else config_similarity(configs)
-            descriptors.append(loss_correlation(P, y))
+            if self.metric_.task.family == REGRESSION:
+                first, first_name = residual_correlation(P, y), "residual_correlation"
+            else:
+                first, first_name = loss_correlation(P, y), "loss_correlation"
+            descriptors.append(first)
             if similarity is None:
                 logger.info(
                     "%s: no configs given; the archive is a 1-D grid of %d cells over "
-                    "the loss correlation alone.",
+                    "the %s alone.",
                     type(self).__name__,
                     max_elites,
+                    first_name.replace("_", " "),
                 )
                 bins: tuple[int, ...] = (max_elites,)
-                self.descriptor_names_ = ("loss_correlation",)
+                self.descriptor_names_ = (first_name,)
             else:
                 descriptors.append(similarity)
                 side = math.isqrt(max_elites)
                 bins = (side, side)
-                self.descriptor_names_ = ("loss_correlation", "config_similarity")
+                self.descriptor_names_ = (first_name, "config_similarity")
             archive: _QualityArchive | _SlidingGridArchive = _SlidingGridArchive(
                 bins, first_remap=n_models + batch_size, remap_every=n_models
             )
@@ -245,7 +258,8 @@ class QualityDiversityOptimizationES(_PopulationES):
     As :class:`QualityOptimizationES`, but the archive keeps the best solution per
     cell of a sliding-boundaries grid over two descriptors of the members (both 1 for
     a one-model ensemble, lower is more diverse): the mean absolute Pearson
-    correlation of their per-row losses ``1 - p_k(y_i)``, and the mean Gower
+    correlation of their per-row losses ``1 - p_k(y_i)`` (for regression: the mean
+    ``(1 + ρ) / 2`` of their residual correlations ρ), and the mean Gower
     similarity of their configurations (``configs``). Crossover is two-point.
 
     ``configs`` (one ``{"learner": str, "params": dict}`` per model) is what the
@@ -268,7 +282,8 @@ val_loss_history_, archive_size_, archive_counts_, archive_losses_, \
 evaluated_losses_, operator_probabilities_
         As in :class:`QualityOptimizationES`.
     descriptor_names_ : tuple of str
-        ``("loss_correlation", "config_similarity")``, or the first alone.
+        ``("loss_correlation", "config_similarity")`` (regression:
+        ``"residual_correlation"`` first), or the first alone.
     archive_descriptors_ : ndarray (archive_size_, n_descriptors)
         Descriptor values of the elites, in [0, 1].
     archive_boundaries_ : list of ndarray

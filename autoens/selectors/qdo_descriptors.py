@@ -6,6 +6,19 @@ diverse): the absolute Pearson correlation of the members' per-row losses, and t
 Gower similarity of their configurations (Purucker, Schneider, Anastacio, Beel,
 Bischl & Hoos 2023, "Q(D)O-ES: Population-based quality (diversity) optimisation
 for post hoc ensemble selection in AutoML", AutoML Conf).
+
+For regression the first descriptor is the **residual correlation**
+(:func:`residual_correlation`): ``(1 + ρ) / 2`` with ρ the Pearson correlation of two
+members' signed residuals ``ŷ_k − y``. The class-probability loss ``1 − p_k(y)`` does
+not exist there, and residuals are what averaging acts on: by the ambiguity
+decomposition (Krogh & Vedelsby 1995, "Neural network ensembles, cross validation,
+and active learning", NIPS 7), the squared error of an average falls with the
+covariance of its members' errors, and for two members with equal error variance σ²
+the average's error variance is exactly ``σ² (1 + ρ) / 2``, the descriptor itself.
+Signed, not absolute: anti-correlated residuals cancel and are the most diverse
+pair (descriptor 0), while the classification descriptor's absolute value would
+call them as alike as identical models. A model's correlation with itself is 1, so
+the one-model convention (descriptor 1) holds by construction.
 """
 
 from __future__ import annotations
@@ -18,7 +31,12 @@ import numpy as np
 import scipy.sparse
 from threadpoolctl import threadpool_limits
 
-__all__ = ["config_similarity", "ensemble_descriptors", "loss_correlation"]
+__all__ = [
+    "config_similarity",
+    "ensemble_descriptors",
+    "loss_correlation",
+    "residual_correlation",
+]
 
 # A loss vector whose standard deviation is below this is treated as constant (its
 # correlations are undefined; they count as 0).
@@ -32,19 +50,46 @@ def loss_correlation(P: np.ndarray, y: np.ndarray) -> np.ndarray:
     one-model ensemble's descriptor is defined as 1).
     """
     losses = 1.0 - np.take_along_axis(P, y[None, :, None], axis=2)[..., 0]
-    losses = losses.astype(np.float32, copy=False)
+    corr = np.abs(_correlation(losses.astype(np.float32, copy=False)))
+    np.clip(corr, 0.0, 1.0, out=corr)
+    np.fill_diagonal(corr, 0.0)
+    return corr
+
+
+def residual_correlation(P: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``(1 + ρ) / 2`` (K, K) for ρ the Pearson correlation of the models' signed
+    residuals ``P[k, :, 0] - y`` (regression; see the module docstring).
+
+    Residuals are formed in float64 (the target may sit far from zero) and centred
+    before the float32 product. A constant residual vector (a model off by a constant,
+    or exact) correlates 0 with everything (descriptor 0.5). The diagonal is 0
+    (unused: a one-model ensemble's descriptor is defined as 1).
+    """
+    residuals = P[:, :, 0].astype(np.float64) - y[None, :]
+    residuals -= residuals.mean(axis=1, keepdims=True)
+    # "Constant" relative to the target's spread (residuals have its units).
+    spread = float(np.std(y))
+    floor = _CONSTANT_STD * (spread if spread > 0.0 else 1.0)
+    corr = _correlation(residuals.astype(np.float32), floor)
+    out = (1.0 + corr) / 2.0
+    np.clip(out, 0.0, 1.0, out=out)
+    np.fill_diagonal(out, 0.0)
+    return out
+
+
+def _correlation(losses: np.ndarray, floor: float = _CONSTANT_STD) -> np.ndarray:
+    """Pearson correlation (K, K) float64 of the rows of a float32 (K, N) array;
+    rows whose standard deviation is at most ``floor`` correlate 0 with everything,
+    themselves included."""
     mean = losses.mean(axis=1, dtype=np.float64)
     centred = losses - mean[:, None].astype(np.float32)
     norm = np.sqrt(np.einsum("ij,ij->i", centred, centred, dtype=np.float64))
-    constant = norm <= _CONSTANT_STD * math.sqrt(max(1, losses.shape[1]))
+    constant = norm <= floor * math.sqrt(max(1, losses.shape[1]))
     scale = np.where(constant, 0.0, 1.0 / np.where(constant, 1.0, norm))
     centred *= scale[:, None].astype(np.float32)
     # One BLAS thread: on 2 cores OpenBLAS's threads made this product 15x slower.
     with threadpool_limits(1, user_api="blas"):
-        corr = np.abs(centred @ centred.T).astype(np.float64)
-    np.clip(corr, 0.0, 1.0, out=corr)
-    np.fill_diagonal(corr, 0.0)
-    return corr
+        return (centred @ centred.T).astype(np.float64)
 
 
 _MISSING = object()

@@ -94,6 +94,8 @@ class _Search:
         rng: np.random.Generator,
     ) -> None:
         self.metric, self.y, self.R = metric, y, R
+        # Regression losses have the target's units: compare them relatively.
+        self.relative = metric.task.family == "regression"
         self.n_models = R.shape[0]
         self.R2 = R.reshape(self.n_models, -1)
         self.archive = archive
@@ -174,9 +176,13 @@ class _Search:
         E = np.stack([_canonical_mean(c, self.R) for _, c in candidates])
         scores = _finite(self.metric.loss_reduced(self.y, E))
         self.n_evaluations += len(candidates)
-        pick = 1 if len(candidates) == 2 and _better(scores[1], scores[0]) else 0
-        if _better(scores[pick], self.single_loss):
+        better = self._better
+        pick = 1 if len(candidates) == 2 and better(scores[1], scores[0]) else 0
+        if better(scores[pick], self.single_loss):
             self.final_choice, self.final_counts = candidates[pick]
+
+    def _better(self, loss: float, reference: float) -> bool:
+        return _better(loss, reference, relative=self.relative)
 
     # -- ask --
 
@@ -434,10 +440,17 @@ def _key(counts: np.ndarray) -> tuple[bytes, bytes]:
     return idx.tobytes(), (values // math.gcd(*values.tolist())).tobytes()
 
 
-def _better(loss: float, reference: float) -> bool:
+def _better(loss: float, reference: float, *, relative: bool = False) -> bool:
     """``loss < reference`` beyond float noise: as GES's guard (AutoGluon's), both
-    are rounded to 6 decimals unless the reference is within 1e-4 of zero."""
-    if abs(reference) > _NOISE_FLOOR:
+    are rounded to 6 decimals unless the reference is within 1e-4 of zero; with
+    ``relative`` (regression losses, in the target's units) to 6 decimals of
+    ``|reference|``."""
+    if relative:
+        unit = abs(reference)
+        if 0.0 < unit < math.inf:
+            loss = round(loss / unit, _ROUND_DECIMALS)
+            reference = round(reference / unit, _ROUND_DECIMALS)
+    elif abs(reference) > _NOISE_FLOOR:
         loss, reference = (
             round(loss, _ROUND_DECIMALS),
             round(reference, _ROUND_DECIMALS),

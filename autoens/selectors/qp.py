@@ -13,6 +13,11 @@ optimality gap.
 
 Neither objective is the target metric (ROC AUC, balanced accuracy ...), so the
 solution is kept only when it beats the single best model on the target metric.
+
+For regression the ``"brier"`` objective is the paper's own problem, the squared
+error of the mixture's values, solved in the residual form of
+:func:`~autoens.selectors.qp_regression.residual_gram` (the same QP, better
+conditioned); the log-loss objective and class balancing need classes.
 """
 
 from __future__ import annotations
@@ -26,8 +31,14 @@ import qpsolvers
 import scipy.sparse as sp
 
 from autoens._sklearn import Interval, StrOptions
-from autoens.selectors.base import BaseSelector
+from autoens.selectors.base import (
+    BOTH_FAMILIES,
+    CLASSIFICATION,
+    REGRESSION,
+    BaseSelector,
+)
 from autoens.selectors.baselines import single_best_model
+from autoens.selectors.qp_regression import residual_gram
 
 __all__ = [
     "QPSelector",
@@ -62,8 +73,9 @@ class QPSelector(BaseSelector):
     Parameters
     ----------
     objective : {"brier", "log_loss"}, default="brier"
-        ``"brier"``: least squares on the stacked class probabilities,
-        solved exactly as a QP with Clarabel (DAQP if Clarabel fails).
+        ``"brier"``: least squares on the stacked class probabilities (for
+        regression: on the values, i.e. the MSE), solved exactly as a QP with
+        Clarabel (DAQP if Clarabel fails).
         ``"log_loss"``: the mixture negative log likelihood, solved by sequential QP
         with an Armijo line search until ``f(w) − min f <= 1e-9``, certified by the
         mixture-likelihood bound ``f(w) − min f <= log max_k D_k(w)``, ``D = −∇f``.
@@ -84,8 +96,8 @@ class QPSelector(BaseSelector):
     qp_weights_ : ndarray (n_models,)
         The optimum after the cut-off, whatever the fallback decided.
     objective_value_ : float
-        The objective at ``qp_weights_`` (mean Brier-sum or mean negative log
-        likelihood, row weights normalised to sum 1).
+        The objective at ``qp_weights_`` (mean Brier-sum, MSE for regression, or
+        mean negative log likelihood, row weights normalised to sum 1).
     used_single_best_ : bool
         True when the optimum did not beat the single best model on the target metric
         (strictly) and the single best was kept instead.
@@ -122,6 +134,19 @@ class QPSelector(BaseSelector):
         self.ridge = ridge
         self.weight_cutoff = weight_cutoff
 
+    @property
+    def task_families(self) -> frozenset[str]:
+        """Both families for the squared error; classification for the log loss and
+        the class-balanced variant."""
+        if self.objective == "log_loss" or self.class_balanced:
+            return frozenset({CLASSIFICATION})
+        return BOTH_FAMILIES
+
+    def _unsupported_reason(self, family: str) -> str:
+        if self.objective == "log_loss":
+            return "objective='log_loss' is the likelihood of class probabilities"
+        return "class_balanced=True weights rows by class"
+
     def _fit(
         self,
         P: np.ndarray,
@@ -135,12 +160,14 @@ class QPSelector(BaseSelector):
         self.single_best_index_, self.single_best_loss_ = single_best_model(
             self.metric_, y, P
         )
-        row_weight = _row_weights(y, P.shape[2], self.class_balanced)
-
-        if self.objective == "brier":
-            G, b, const = gram_matrix(P, y, row_weight)
+        if self.metric_.task.family == REGRESSION:  # objective "brier": the MSE
+            G, b, const = residual_gram(P, y)
         else:
-            Q = np.take_along_axis(P, y[None, :, None], axis=2)[..., 0].T
+            row_weight = _row_weights(y, P.shape[2], self.class_balanced)
+            if self.objective == "brier":
+                G, b, const = gram_matrix(P, y, row_weight)
+            else:
+                Q = np.take_along_axis(P, y[None, :, None], axis=2)[..., 0].T
 
         if n_models == 1:
             w = np.ones(1)

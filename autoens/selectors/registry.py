@@ -15,13 +15,15 @@ from typing import Any
 
 from sklearn.base import clone
 
-from autoens.selectors.base import BaseSelector
+from autoens.selectors.base import FAMILIES, BaseSelector
 from autoens.selectors.baselines import Oracle, SingleBest
 from autoens.selectors.cmaes import CMAESSelector
 from autoens.selectors.dynamic import DESP, KNOP, KNORAE, KNORAU, METADES, OLA
+from autoens.selectors.dynamic_regression import LocalBest, LocalErrorWeighting
 from autoens.selectors.greedy import GreedyEnsembleSelection
 from autoens.selectors.qdo import QualityDiversityOptimizationES, QualityOptimizationES
 from autoens.selectors.qp import QPSelector
+from autoens.selectors.qp_regression import AffineQPSelector
 from autoens.selectors.stacking import NNLSStacking, StackingSelector
 
 __all__ = ["BUILTIN_SELECTORS", "SelectorEntry", "SelectorRegistry"]
@@ -44,6 +46,18 @@ class SelectorRegistry:
     def names(self) -> tuple[str, ...]:
         """The registered names, in registration order."""
         return tuple(self._entries)
+
+    def names_for(self, family: str) -> tuple[str, ...]:
+        """The names whose selector supports task ``family`` ("classification" or
+        "regression"), in registration order."""
+        if family not in FAMILIES:
+            raise ValueError(
+                f"Unknown task family {family!r}; expected one of "
+                f"{', '.join(FAMILIES)}."
+            )
+        return tuple(
+            name for name in self._entries if family in self.get(name).task_families
+        )
 
     def extended(self, entries: Mapping[str, SelectorEntry]) -> SelectorRegistry:
         """A new registry with ``entries`` appended (the names must be new)."""
@@ -105,5 +119,10 @@ BUILTIN_SELECTORS = SelectorRegistry(
         "meta-des": (METADES, {}),
         # A benchmark upper bound: it needs the labels, so it cannot predict new rows.
         "oracle": (Oracle, {}),
+        # Regression only: affine (possibly negative) QP weights, and dynamic
+        # selection by local error (need X, as the dynamic ones above).
+        "qp-affine": (AffineQPSelector, {}),
+        "des-local": (LocalErrorWeighting, {}),
+        "local-best": (LocalBest, {}),
     }
 )

@@ -10,6 +10,10 @@ cross-validation. :class:`NNLSStacking` is the default of R's SuperLearner
 Applications in Genetics and Molecular Biology 6(1)): non-negative least squares of
 the one-hot labels on the stacked probabilities, coefficients normalised to sum 1, a
 true weighted average.
+
+Both serve regression too (:mod:`autoens.selectors.stacking_regression`): the stacker
+is then a ridge regression on the members' values, and NNLS regresses the target on
+them.
 """
 
 from __future__ import annotations
@@ -29,12 +33,19 @@ from threadpoolctl import threadpool_limits
 
 from autoens._sklearn import Interval
 from autoens.selectors.base import (
+    BOTH_FAMILIES,
     RANDOM_STATE_CONSTRAINT,
+    REGRESSION,
     BaseSelector,
     check_generator,
 )
 from autoens.selectors.baselines import single_best_model
 from autoens.selectors.qp import gram_matrix
+from autoens.selectors.stacking_regression import (
+    RidgeStacker,
+    regression_gram,
+    ridge_cross_val_predict,
+)
 
 __all__ = ["NNLSStacking", "StackingSelector"]
 
@@ -48,28 +59,33 @@ _EIG_RTOL = 1e-12
 
 
 class StackingSelector(BaseSelector):
-    """Multinomial logistic regression on the members' probabilities.
+    """Multinomial logistic regression on the members' probabilities; for regression
+    a ridge regression on their values.
 
     Features: each model's class probabilities side by side (binary: only the
     positive-class column per model, the other is redundant). The stacker is an
     L2-regularised ``LogisticRegression`` (lbfgs); ``combine`` applies it, so the
     ensemble is not a weighted average. With a single model there is nothing to stack
-    and the ensemble is that model.
+    and the ensemble is that model. For regression the stacker is
+    :class:`~autoens.selectors.stacking_regression.RidgeStacker` (intercept, penalty
+    chosen by efficient leave-one-out CV).
 
     Parameters
     ----------
     C : float, default=1.0
         Inverse L2 regularisation strength (scikit-learn's ``C``). Probability
-        features of similar models are nearly collinear, so keep it moderate.
+        features of similar models are nearly collinear, so keep it moderate. For
+        regression it divides the ridge stacker's penalty grid.
     cv : int, default=5
         Folds of the inner cross-validation that gives the honest loss
-        (stratified, shuffled; fewer when a class has fewer rows).
+        (stratified, shuffled; fewer when a class has fewer rows; plain shuffled
+        folds for regression).
     random_state : None, int or numpy Generator, default=None
         Shuffles the inner folds.
 
     Attributes
     ----------
-    stacker_ : LogisticRegression or None
+    stacker_ : LogisticRegression, RidgeStacker or None
         Fit on all rows (None with one model).
     validation_loss_ : float
         The metric on the inner-CV predictions of the stacker (honest: each row is
@@ -79,7 +95,8 @@ class StackingSelector(BaseSelector):
     cv_predictions_ : ndarray (n_samples, n_classes)
         The inner-CV predictions.
     class_prior_ : ndarray (n_classes,)
-        Class frequencies (the prediction when ``y`` holds a single class).
+        Class frequencies (the prediction when ``y`` holds a single class);
+        classification only.
     weights_ : ndarray (n_models,)
         Each model's share of the absolute coefficient mass (a summary for the
         leaderboard, on the simplex; not mixture weights).
@@ -94,6 +111,7 @@ class StackingSelector(BaseSelector):
         "cv": [Interval(Integral, 2, None, closed="left")],
         "random_state": RANDOM_STATE_CONSTRAINT,
     }
+    _task_families: ClassVar[frozenset[str]] = BOTH_FAMILIES
 
     def __init__(
         self, *, C: float = 1.0, cv: int = 5, random_state: Any = None
@@ -113,11 +131,26 @@ class StackingSelector(BaseSelector):
         rng = check_generator(self.random_state)
         n_models, n_samples, n_classes = P.shape
 
-        self.class_prior_ = np.bincount(y, minlength=n_classes) / n_samples
+        regression = self.metric_.task.family == REGRESSION
+        if not regression:
+            self.class_prior_ = np.bincount(y, minlength=n_classes) / n_samples
         if n_models == 1:
             self.stacker_ = None
             self.weights_ = np.ones(1)
             self.cv_predictions_ = P[0].copy()
+        elif regression:
+            F = P[:, :, 0].T.astype(np.float64)
+            seed = int(rng.integers(2**31 - 1))
+            cv = ridge_cross_val_predict(
+                F, y, C=float(self.C), n_splits=n_splits, seed=seed
+            )
+            self.cv_predictions_ = cv.astype(np.float32)[:, None]
+            self.stacker_ = RidgeStacker(float(self.C)).fit(F, y)
+            mass = np.abs(self.stacker_.coef_)
+            total = mass.sum()
+            self.weights_ = (
+                mass / total if total > 0 else np.full(n_models, 1 / n_models)
+            )
         else:
             Z = _features(P)
             seed = int(rng.integers(2**31 - 1))
@@ -133,9 +166,16 @@ class StackingSelector(BaseSelector):
         self.train_loss_ = self.metric_.loss_single(y, self.combine(P))
 
     def combine(self, P: Any, X: Any = None) -> np.ndarray:
-        """The stacker's class probabilities (n_samples, n_classes) float32."""
+        """The stacker's class probabilities (n_samples, n_classes) float32; for
+        regression its values (n_samples, 1)."""
         check_is_fitted(self)
         P = self._check_combine_input(P)
+        if isinstance(self.stacker_, RidgeStacker):
+            members = self.required_members_
+            F = P[members, :, 0].T
+            values = F.astype(np.float64) @ self.stacker_.coef_[members]
+            values += self.stacker_.intercept_
+            return values.astype(np.float32)[:, None]
         if self.stacker_ is None:
             if self.n_models_ == 1:
                 return P[0].copy()
@@ -217,6 +257,14 @@ class NNLSStacking(BaseSelector):
     and ``scipy.optimize.nnls`` solves the K-column problem. If every coefficient is
     zero the single best model is used.
 
+    Regression: the target is regressed on the members' values, without an intercept,
+    and the coefficients are normalised as above (SuperLearner's definition; see
+    :mod:`autoens.selectors.stacking_regression`). The normalisation keeps the
+    ensemble a convex combination but moves it off the NNLS fit whenever the
+    coefficients do not already sum to 1 (members that all under-predict the spread
+    of the target get a sum above 1); :class:`~autoens.selectors.qp.QPSelector`
+    optimises over the simplex directly.
+
     Attributes
     ----------
     coef_ : ndarray (n_models,)
@@ -224,6 +272,8 @@ class NNLSStacking(BaseSelector):
     weights_ : ndarray (n_models,)
         ``coef_ / coef_.sum()``: the ensemble is ``weights_ @ P``.
     """
+
+    _task_families: ClassVar[frozenset[str]] = BOTH_FAMILIES
 
     def __init__(self) -> None:
         pass
@@ -235,7 +285,10 @@ class NNLSStacking(BaseSelector):
         X: Any = None,
         configs: list[dict[str, Any]] | None = None,
     ) -> None:
-        G, c, _ = gram_matrix(P, y)
+        if self.metric_.task.family == REGRESSION:
+            G, c = regression_gram(P, y)
+        else:
+            G, c, _ = gram_matrix(P, y)
         self.coef_ = nnls_from_gram(G, c)
         total = self.coef_.sum()
         if total > 0:

@@ -1,8 +1,18 @@
 """What the search may try: learner specs, search spaces, a warm-start portfolio."""
 
-from autoens.space.learners import DEFAULT_LEARNERS, get_learners
-from autoens.space.portfolio import DEFAULT_PORTFOLIO, get_portfolio
+from autoens.space.learners import (
+    DEFAULT_LEARNERS,
+    DEFAULT_REGRESSORS,
+    default_learners,
+    get_learners,
+)
+from autoens.space.portfolio import (
+    DEFAULT_PORTFOLIO,
+    DEFAULT_REGRESSION_PORTFOLIO,
+    get_portfolio,
+)
 from autoens.space.registry import (
+    TASK_FAMILIES,
     FeatureTypes,
     LearnerSpec,
     from_optuna_params,
@@ -13,8 +23,12 @@ from autoens.space.registry import (
 __all__ = [
     "DEFAULT_LEARNERS",
     "DEFAULT_PORTFOLIO",
+    "DEFAULT_REGRESSION_PORTFOLIO",
+    "DEFAULT_REGRESSORS",
+    "TASK_FAMILIES",
     "FeatureTypes",
     "LearnerSpec",
+    "default_learners",
     "from_optuna_params",
     "get_learners",
     "get_portfolio",

@@ -27,6 +27,7 @@ from sklearn.base import BaseEstimator
 
 __all__ = [
     "LEARNER_PARAM",
+    "TASK_FAMILIES",
     "FeatureTypes",
     "LearnerSpec",
     "check_params",
@@ -39,6 +40,8 @@ __all__ = [
 #: under it as ``"{learner}__{hp}"``.
 LEARNER_PARAM = "learner"
 _SEP = "__"
+#: Task families a learner can serve (``task.family`` of the task objects).
+TASK_FAMILIES = ("classification", "regression")
 
 
 @dataclass(frozen=True)
@@ -69,11 +72,15 @@ class LearnerSpec:
     """A learner the search can try: name, estimator factory, search space.
 
     ``build(params, feature_types, random_state)`` must be a module-level function
-    (specs are pickled to worker processes) returning an unfitted estimator with
-    ``fit``, ``predict_proba`` and ``classes_``.  ``defaults`` gives a value for
-    every hyper-parameter in ``distributions`` (and lies inside it), so a default
-    config is a complete, fixed point of the search space.  ``requires`` names the
-    modules that must import for the learner to be offered by default.
+    (specs are pickled to worker processes) returning an unfitted estimator: with
+    ``fit``, ``predict_proba`` and ``classes_`` for ``family="classification"``,
+    with ``fit`` and ``predict`` (one value per row) for ``family="regression"``.
+    ``defaults`` gives a value for every hyper-parameter in ``distributions`` (and
+    lies inside it), so a default config is a complete, fixed point of the search
+    space.  ``requires`` names the modules that must import for the learner to be
+    offered by default.  ``family`` is the task family the estimator serves: the same
+    name (``"random_forest"``) exists once per family, and a search only takes specs
+    of its task's family.
     """
 
     name: str
@@ -83,12 +90,20 @@ class LearnerSpec:
     )
     defaults: Mapping[str, Any] = field(default_factory=dict, hash=False)
     requires: tuple[str, ...] = ()
+    # Last, with a default: specs pickled before regression existed load as
+    # classification (the class attribute answers for the missing instance field).
+    family: str = "classification"
 
     def __post_init__(self) -> None:
         if not self.name or _SEP in self.name or self.name == LEARNER_PARAM:
             raise ValueError(
                 f"invalid learner name {self.name!r}: it must be non-empty, must not "
                 f"contain {_SEP!r} and must not be {LEARNER_PARAM!r}"
+            )
+        if self.family not in TASK_FAMILIES:
+            raise ValueError(
+                f"LearnerSpec {self.name!r}: family must be one of {TASK_FAMILIES}, "
+                f"got {self.family!r}"
             )
         if not callable(self.build):
             raise TypeError(f"LearnerSpec {self.name!r}: build must be callable")

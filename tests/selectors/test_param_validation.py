@@ -81,6 +81,9 @@ def test_registry_names_keep_their_order() -> None:
         "ola",
         "meta-des",
         "oracle",
+        "qp-affine",
+        "des-local",
+        "local-best",
         "auto",
     )
 
