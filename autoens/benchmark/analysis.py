@@ -25,6 +25,12 @@ Definitions (also written into every report):
 * **Win/tie/loss**: on complete blocks, test score above / equal to / below the
   reference method's.
 
+Scores are higher-is-better whatever the task: a loss is stored negated
+(``neg_rmse`` is −RMSE), so rank 1 is the lowest RMSE and the definitions above hold
+unchanged for regression. Such a metric's table also shows the loss itself
+(``mean_rmse``); regression rows add the mean test R² (``test_r2``), classification
+rows the mean test log loss.
+
 Scores are rounded to 10 decimal places first, so float noise is never a win.
 """
 
@@ -47,6 +53,7 @@ __all__ = [
     "MetricAnalysis",
     "ReportError",
     "analyse",
+    "describe_metric",
     "normalised_improvement",
     "prepare_rows",
     "rank_blocks",
@@ -95,6 +102,21 @@ class MetricAnalysis:
 
 class ReportError(ValueError):
     """Rows that cannot be reported on; the message says what to run or fix."""
+
+
+def describe_metric(metric: str) -> str:
+    """One line saying what a row's ``metric`` is, for the report's readers.
+
+    ``neg_rmse`` → "-rmse ... rank 1 is the lowest rmse": a stored-negated loss is
+    easy to misread as a score that went wrong.
+    """
+    if metric.startswith("neg_"):
+        loss = metric.removeprefix("neg_")
+        return (
+            f"`{metric}` is {loss} negated (-{loss}), so that higher is better: "
+            f"rank 1 is the lowest {loss}; `mean_{loss}` is the plain {loss}."
+        )
+    return f"`{metric}`: higher is better, rank 1 is the highest."
 
 
 # -- the numbers -----------------------------------------------------------------------
@@ -172,6 +194,7 @@ def prepare_rows(rows: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
         "single_best_test_score",
         "single_best_val_score",
         "test_log_loss",
+        "test_r2",
         "n_members",
         "fit_time",
     ):
@@ -278,6 +301,15 @@ def _analyse_metric(
         )
     ranks = rank_blocks(test)
     val = wide("val_score").reindex(complete)
+    no_val = [m for m in methods if val[m].isna().all()]
+    if no_val and len(no_val) < len(methods):
+        # e.g. default:LEARNER baselines, which have no validation score at all:
+        # rank the others on validation rather than no block at all
+        notes.append(
+            f"{', '.join(no_val)}: no validation score, left out of the validation "
+            "ranks."
+        )
+        val = val.drop(columns=no_val)
     val_complete = val.dropna()
     if len(val_complete) < n_complete:
         notes.append(
@@ -289,7 +321,10 @@ def _analyse_metric(
         test, wide("single_best_test_score").reindex(complete)
     )
     norm_val = normalised_improvement(
-        val_complete, wide("single_best_val_score").reindex(val_complete.index)
+        val_complete,
+        wide("single_best_val_score")
+        .reindex(val_complete.index)
+        .reindex(columns=val_complete.columns),
     )
     if norm_test.isna().all(axis=1).any():
         notes.append(
@@ -310,7 +345,9 @@ def _analyse_metric(
                 for m in methods
             ],
             "mean_test": test.mean(),
+            f"mean_{metric.removeprefix('neg_')}": -test.mean(),
             "test_log_loss": wide("test_log_loss").reindex(complete).mean(),
+            "test_r2": wide("test_r2").reindex(complete).mean(),
             "members": ok.groupby("method")["n_members"].mean(),
             "fit_s": ok.groupby("method")["fit_time"].mean(),
             "ok": counts["ok"],
@@ -318,8 +355,11 @@ def _analyse_metric(
         },
         index=pd.Index(methods, name="method"),
     )
-    if table["test_log_loss"].isna().all():
-        table = table.drop(columns="test_log_loss")
+    if not metric.startswith("neg_"):
+        table = table.drop(columns=f"mean_{metric}")
+    for extra in ("test_log_loss", "test_r2"):
+        if table[extra].isna().all():
+            table = table.drop(columns=extra)
     table = table.sort_values(["rank_test", "mean_test"], ascending=[True, False])
     per_task = ok.pivot_table(
         index="task", columns="method", values="test_score", aggfunc="mean"

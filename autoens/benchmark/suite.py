@@ -5,18 +5,35 @@ A run definition is a TOML file (``benchmarks/suites/*.toml``)::
     [run]
     name = "smoke"
     mode = "end_to_end"            # or "replay": one search, every selector on it
-    metric = "roc_auc"
+    metric = "roc_auc"             # default: each task's own (roc_auc / rmse)
     folds = 2                      # a count (folds 0..n-1 of n), or a list [0, 2]
     seeds = [0]
     n_trials = 3                   # budget per fit: n_trials and/or time_limit (s)
     cv = 2
     learners = ["logreg", "hist_gb"]
-    methods = ["random+ges", "tpe+ges"]   # SEARCH+SELECTOR
+    methods = ["random+ges", "tpe+ges"]   # SEARCH+SELECTOR, default:L, tuned:L
     tasks = ["keel:wdbc", "keel:pima"]
 
-``tasks`` may also be ``[[tasks]]`` tables (``id = "csv:data/"``, ``target = "y"``).
-Every field can be overridden from the command line. Unknown keys and values are
-errors that name the key and the valid choices. Paths in a file are relative to it.
+``tasks`` may also be ``[[tasks]]`` tables (``id = "csv:data/"``, ``target = "y"``,
+``task = "regression"``). Every field can be overridden from the command line.
+Unknown keys and values are errors that name the key and the valid choices. Paths in
+a file are relative to it.
+
+Methods (:func:`parse_method`):
+
+- ``SEARCH+SELECTOR`` (``tpe+ges``): one ``AutoEnsemble*`` fit with that search
+  strategy and selector.
+- ``default:LEARNER`` (``default:lightgbm``): a baseline with no search: the
+  learner's default configuration (autoens' default point of its search space) fit
+  once on the outer training part.
+- ``tuned:LEARNER`` (``tuned:hist_gb``): a baseline searched like the other methods
+  (same budget, TPE) but over that learner alone, and kept as the single best
+  configuration (``selector = "single_best"``).
+
+Classification and regression tasks may share a suite when ``metric`` is left unset:
+each task is then scored with its family's default metric (``roc_auc``, ``rmse``),
+and the report has one section per metric. ``metric`` set to a metric of one family
+refuses tasks of the other.
 """
 
 from __future__ import annotations
@@ -29,8 +46,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from autoens.benchmark.tasks import FAMILIES, TASK_KINDS
+
 __all__ = [
+    "BASELINE_KINDS",
     "MODES",
+    "Method",
     "Suite",
     "SuiteError",
     "load_suite",
@@ -39,7 +60,9 @@ __all__ = [
 ]
 
 MODES = ("end_to_end", "replay")
-# Outer folds of the development suite: StratifiedKFold(3, shuffle=True,
+BASELINE_KINDS = ("default", "tuned")
+"""Prefixes of the baseline methods ``default:LEARNER`` and ``tuned:LEARNER``."""
+# Outer folds of the development suites: StratifiedKFold(3, shuffle=True,
 # random_state=seed), as in every script in benchmarks/.
 DEFAULT_N_FOLDS = 3
 
@@ -53,7 +76,8 @@ class Suite:
     """A resolved run definition (defaults filled, overrides applied, paths absolute).
 
     ``folds`` are the outer folds to run, out of ``n_folds``
-    (``StratifiedKFold(n_folds, shuffle=True, random_state=seed)``; OpenML tasks use
+    (``StratifiedKFold(n_folds, shuffle=True, random_state=seed)``, ``KFold`` for
+    regression tasks; OpenML tasks use
     their official folds and ignore ``n_folds``). ``n_jobs`` is the parallelism inside
     one fit, ``jobs`` the number of units run at once.
     """
@@ -62,7 +86,7 @@ class Suite:
     tasks: tuple[Any, ...]
     methods: tuple[str, ...]
     mode: str = "end_to_end"
-    metric: str = "roc_auc"
+    metric: str | None = None  # None: each task's default (roc_auc, rmse)
     folds: tuple[int, ...] = (0, 1, 2)
     n_folds: int = DEFAULT_N_FOLDS
     seeds: tuple[int, ...] = (0,)
@@ -74,12 +98,17 @@ class Suite:
     jobs: int = 1
     learners: tuple[str, ...] | None = None
     csv_target: str | None = None
+    # The kind of problem of CSV tasks: "classification" (None means it too),
+    # "regression" or "auto"; other sources say what they are themselves.
+    task: str | None = None
     openml_cache_dir: str | None = None
 
     @property
     def searches(self) -> tuple[str, ...]:
-        """Search strategies of the methods, in order of first use."""
-        return tuple(dict.fromkeys(parse_method(m)[0] for m in self.methods))
+        """Search strategies of the ``SEARCH+SELECTOR`` methods, in order of first
+        use."""
+        methods = (parse_method(m) for m in self.methods)
+        return tuple(dict.fromkeys(m.search for m in methods if m.kind == "ensemble"))
 
     def result_settings(self) -> dict[str, Any]:
         """The fields that change what a unit computes (checked when resuming)."""
@@ -95,6 +124,7 @@ class Suite:
                 "cv",
                 "learners",
                 "csv_target",
+                "task",
             )
         }
 
@@ -135,18 +165,46 @@ def _toml_value(value: Any) -> str:
 _FIELDS = {f.name for f in dataclasses.fields(Suite)}
 
 
-def parse_method(method: str) -> tuple[str, str]:
-    """``"tpe+ges"`` → ``("tpe", "ges")``, validated against the registered names.
+@dataclasses.dataclass(frozen=True)
+class Method:
+    """A parsed method name (see the module docstring).
+
+    ``kind`` is ``"ensemble"`` (``SEARCH+SELECTOR``), ``"default"`` or ``"tuned"``;
+    ``search`` and ``selector`` are what the fit uses (None for ``default:``, which
+    has neither); ``learner`` is the baseline's learner.
+    """
+
+    kind: str
+    search: str | None
+    selector: str | None
+    learner: str | None = None
+
+    @property
+    def name(self) -> str:
+        """The normalised method name, as stored in the rows."""
+        if self.kind == "ensemble":
+            return f"{self.search}+{self.selector}"
+        return f"{self.kind}:{self.learner}"
+
+
+def parse_method(method: str) -> Method:
+    """``"tpe+ges"``, ``"default:lightgbm"`` or ``"tuned:hist_gb"``, validated
+    against the registered names.
 
     Validation reads the registries at call time, so newly registered search
-    strategies and selectors are accepted without touching this module.
+    strategies, selectors and learners are accepted without touching this module.
+    A baseline's learner must exist for classification or regression; whether it
+    serves a given task is checked when its unit runs.
     """
     from autoens.search import SEARCH_STRATEGIES
     from autoens.selectors import SELECTOR_NAMES
 
+    if isinstance(method, str) and ":" in method:
+        return _parse_baseline(method)
     if not isinstance(method, str) or method.count("+") != 1:
         raise SuiteError(
-            f"method {method!r} must be SEARCH+SELECTOR, e.g. tpe+ges; searches: "
+            f"method {method!r} must be SEARCH+SELECTOR, e.g. tpe+ges, or a baseline "
+            f"{' or '.join(k + ':LEARNER' for k in BASELINE_KINDS)}; searches: "
             f"{', '.join(SEARCH_STRATEGIES)}; selectors: {', '.join(SELECTOR_NAMES)}"
         )
     search, selector = (part.strip().lower() for part in method.split("+"))
@@ -160,7 +218,28 @@ def parse_method(method: str) -> tuple[str, str]:
             f"methods: unknown selector {selector!r} in {method!r}; valid: "
             f"{', '.join(SELECTOR_NAMES)}"
         )
-    return search, selector
+    return Method("ensemble", search, selector)
+
+
+def _parse_baseline(method: str) -> Method:
+    from autoens.space import DEFAULT_LEARNERS, DEFAULT_REGRESSORS
+
+    kind, _, learner = (part.strip() for part in method.partition(":"))
+    kind = kind.lower()
+    if kind not in BASELINE_KINDS:
+        raise SuiteError(
+            f"methods: unknown baseline kind {kind!r} in {method!r}; valid: "
+            f"{', '.join(k + ':LEARNER' for k in BASELINE_KINDS)} (or SEARCH+SELECTOR)"
+        )
+    known = sorted({*DEFAULT_LEARNERS, *DEFAULT_REGRESSORS})
+    if learner not in known:
+        raise SuiteError(
+            f"methods: unknown learner {learner!r} in {method!r}; valid: "
+            f"{', '.join(known)}"
+        )
+    if kind == "tuned":
+        return Method("tuned", "tpe", "single_best", learner)
+    return Method("default", None, None, learner)
 
 
 def load_suite(path: str | Path, overrides: Mapping[str, Any] | None = None) -> Suite:
@@ -308,20 +387,17 @@ def _validated(f: dict[str, Any], where: str) -> Suite:
         raise fail("mode", f"unknown mode {mode!r}; valid: {', '.join(MODES)}")
     out["mode"] = mode
 
-    metric = f.get("metric", "roc_auc")
-    from autoens.metrics import get_metric
-
-    try:
-        get_metric(metric)
-    except (ValueError, TypeError) as exc:
-        raise fail("metric", str(exc)) from None
+    metric = f.get("metric")
+    if metric is not None:
+        if not isinstance(metric, str):
+            raise fail("metric", f"expected a metric name, got {metric!r}")
+        metric_families(metric, where=f"{where}: metric")
     out["metric"] = metric
 
     methods = string_list("methods")
     normalised = []
     for method in methods:
-        search, selector = parse_method(method)
-        normalised.append(f"{search}+{selector}")
+        normalised.append(parse_method(method).name)
     if len(set(normalised)) != len(normalised):
         raise fail("methods", f"has duplicates: {list(methods)}")
     out["methods"] = tuple(normalised)
@@ -380,16 +456,77 @@ def _validated(f: dict[str, Any], where: str) -> Suite:
             raise fail("jobs", "must be a positive count or -1 (all cores), not 0")
     if f.get("learners") is not None:
         learners = string_list("learners")
-        from autoens.space import get_learners
-
-        try:
-            get_learners(list(learners))
-        except (ValueError, KeyError, TypeError) as exc:
-            raise fail("learners", str(exc)) from None
+        learner_families(learners, where=f"{where}: learners")
         out["learners"] = learners
+    if "task" in f:
+        if f["task"] not in TASK_KINDS:
+            raise fail(
+                "task",
+                f"unknown task kind {f['task']!r}; valid: {', '.join(TASK_KINDS)} "
+                "(the kind of problem of CSV tasks)",
+            )
+        out["task"] = f["task"]
     for key in ("csv_target", "openml_cache_dir"):
         if f.get(key) is not None:
             if not isinstance(f[key], str):
                 raise fail(key, f"expected a string, got {f[key]!r}")
             out[key] = f[key]
     return Suite(**out)
+
+
+def _family_type(family: str) -> Any:
+    from autoens.task import ClassificationTask, RegressionTask
+
+    return ClassificationTask if family == "classification" else RegressionTask
+
+
+def metric_families(metric: str, *, where: str = "metric") -> tuple[str, ...]:
+    """The task families ``metric`` can score; a SuiteError when none."""
+    from autoens.metrics import get_metric
+
+    families, errors = [], []
+    for family in FAMILIES:
+        try:
+            get_metric(metric, task=_family_type(family))
+        except (ValueError, TypeError) as exc:
+            errors.append(str(exc))
+        else:
+            families.append(family)
+    if not families:
+        raise SuiteError(f"{where}: {errors[0]}")
+    return tuple(families)
+
+
+def learners_for(learners: Any, family: str) -> list[str]:
+    """The names in ``learners`` that are learners of ``family``, in order: a mixed
+    suite's ``learners`` may list learners of either family (``logreg``, ``ridge``),
+    and each task searches those of its own."""
+    from autoens.space import default_learners
+
+    catalogue = default_learners(_family_type(family))
+    return [name for name in learners if name in catalogue]
+
+
+def learner_families(learners: Any, *, where: str = "learners") -> tuple[str, ...]:
+    """The task families that have at least one of ``learners``; a SuiteError for a
+    name that is a learner of neither family, or one whose library does not
+    import."""
+    from autoens.space import get_learners
+
+    served: dict[str, list[str]] = {f: learners_for(learners, f) for f in FAMILIES}
+    unknown = [n for n in learners if not any(n in names for names in served.values())]
+    if unknown:
+        from autoens.space import DEFAULT_LEARNERS, DEFAULT_REGRESSORS
+
+        raise SuiteError(
+            f"{where}: unknown learner(s) {unknown}; classification learners: "
+            f"{sorted(DEFAULT_LEARNERS)}; regression learners: "
+            f"{sorted(DEFAULT_REGRESSORS)}"
+        )
+    for family, names in served.items():
+        if names:
+            try:
+                get_learners(names, task=_family_type(family))
+            except (ValueError, KeyError, TypeError) as exc:
+                raise SuiteError(f"{where}: {exc}") from None
+    return tuple(f for f, names in served.items() if names)

@@ -4,10 +4,12 @@ A unit is one (task, outer fold, seed, method) cell of a suite; a :class:`Job` i
 one worker computes: a single unit in ``end_to_end`` mode, or in ``replay`` mode every
 unit that shares one search (same task, fold, seed and search strategy).
 
-``end_to_end`` fits one ``AutoEnsembleClassifier`` per unit on the outer training part
-and scores it on the outer test part. ``replay`` runs the search once, saves it under
-``work/search/``, then re-runs each requested selector on it with
-:func:`autoens.select` (no base model is refit): the cheap way to compare selectors.
+``end_to_end`` fits one ``AutoEnsembleClassifier`` (or ``AutoEnsembleRegressor`` for a
+regression task) per unit on the outer training part and scores it on the outer test
+part. ``replay`` runs the search once, saves it under ``work/search/``, then re-runs
+each requested selector on it with :func:`autoens.select` (no base model is refit):
+the cheap way to compare selectors. Baseline methods (``default:LEARNER``,
+``tuned:LEARNER``) have no shared search and run as single units in either mode.
 
 :func:`run_job` never raises for a unit's own failure (bad data, no candidate
 finished): the failure becomes a row with ``status = "failed"`` and its error, and the
@@ -37,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from autoens.benchmark.rows import ROW_FIELDS
-from autoens.benchmark.suite import Suite, parse_method
+from autoens.benchmark.suite import Method, Suite, learners_for, parse_method
 from autoens.benchmark.tasks import Task
 
 __all__ = ["Job", "RunError", "Unit", "make_jobs", "plan_units", "run_job"]
@@ -63,12 +65,17 @@ class Unit:
         return (self.task.id, self.fold, self.seed, self.method)
 
     @property
-    def search(self) -> str:
-        return parse_method(self.method)[0]
+    def spec(self) -> Method:
+        """The parsed method (kind, search, selector, learner)."""
+        return parse_method(self.method)
 
     @property
-    def selector(self) -> str:
-        return parse_method(self.method)[1]
+    def search(self) -> str | None:
+        return self.spec.search
+
+    @property
+    def selector(self) -> str | None:
+        return self.spec.selector
 
 
 def plan_units(suite: Suite, tasks: Iterable[Task]) -> list[Unit]:
@@ -94,15 +101,24 @@ class Job:
     suite: Suite
     work: str
 
+    @property
+    def replay(self) -> bool:
+        """Whether the units share one saved search (replay mode, SEARCH+SELECTOR)."""
+        return self.suite.mode == "replay" and self.units[0].spec.kind == "ensemble"
+
 
 def make_jobs(suite: Suite, units: list[Unit], work: Path) -> list[Job]:
     """Group units into jobs: one per unit, or in replay mode one per search, so
-    that a search is run once and every selector of its methods reuses it."""
+    that a search is run once and every selector of its methods reuses it
+    (baselines stay one job per unit)."""
     if suite.mode == "end_to_end":
         return [Job((u,), suite, str(work)) for u in units]
     groups: dict[tuple[str, int, int, str], list[Unit]] = {}
     for unit in units:
-        key = (unit.task.id, unit.fold, unit.seed, unit.search)
+        if unit.spec.kind == "ensemble":
+            key = (unit.task.id, unit.fold, unit.seed, f"search:{unit.search}")
+        else:
+            key = (unit.task.id, unit.fold, unit.seed, unit.method)
         groups.setdefault(key, []).append(unit)
     return [Job(tuple(g), suite, str(work)) for g in groups.values()]
 
@@ -133,7 +149,7 @@ def _base_row(unit: Unit, suite: Suite) -> dict[str, Any]:
         method=unit.method,
         mode=suite.mode,
         status="failed",
-        metric=_score_name(suite.metric),
+        metric=_row_metric(unit.task, suite.metric),
         fit_time=0.0,
         n_rows=0,
         n_features=0,
@@ -143,11 +159,40 @@ def _base_row(unit: Unit, suite: Suite) -> dict[str, Any]:
     return row
 
 
-def _score_name(metric: str) -> str:
+def _task_type(family: str) -> Any:
+    from autoens.task import ClassificationTask, RegressionTask
+
+    return RegressionTask if family == "regression" else ClassificationTask
+
+
+def _metric(metric: str | None, family: str) -> Any:
+    """The suite's metric for a task of ``family`` (its default when None); a
+    ValueError when the metric scores the other family."""
     from autoens.metrics import get_metric
 
-    m = get_metric(metric)
+    task_type = _task_type(family)
+    return get_metric(metric or task_type.default_metric, task=task_type)
+
+
+def _score_name(metric: str | None, family: str = "classification") -> str:
+    """The name a row gives the score: ``roc_auc``, ``neg_rmse``, ``r2``, ..."""
+    m = _metric(metric, family)
     return m.score_name if m.greater_is_better else f"neg_{m.score_name}"
+
+
+def _row_metric(task: Task, metric: str | None) -> str:
+    """The row's metric name before anything is loaded: from the task's family when
+    its id says it (an OpenML task's rows are renamed by :func:`_describe` once its
+    data says what it is), else classification's; the other family's when the
+    metric scores only that one (the unit then fails and says why)."""
+    first = task.known_family or "classification"
+    other = "regression" if first == "classification" else "classification"
+    for family in (first, other):
+        try:
+            return _score_name(metric, family)
+        except ValueError:
+            continue
+    return str(metric)
 
 
 def _score(metric: Any, loss: float) -> float:
@@ -189,11 +234,26 @@ def _unit_log(path: Path) -> Iterator[io.StringIO]:
 
 
 def _estimator(
-    suite: Suite, search: str, selector: str, seed: int, **extra: Any
+    suite: Suite,
+    family: str,
+    search: str,
+    selector: str,
+    seed: int,
+    learners: list[str] | None = None,
+    **extra: Any,
 ) -> Any:
-    from autoens import AutoEnsembleClassifier
+    from autoens import AutoEnsembleClassifier, AutoEnsembleRegressor
 
-    return AutoEnsembleClassifier(
+    cls = AutoEnsembleRegressor if family == "regression" else AutoEnsembleClassifier
+    if learners is None and suite.learners is not None:
+        learners = learners_for(suite.learners, family)
+        if not learners:
+            raise ValueError(
+                f"none of the suite's learners {list(suite.learners)} is a {family} "
+                "learner"
+            )
+    _metric(suite.metric, family)  # a clear error when it scores the other family
+    return cls(
         n_trials=suite.n_trials,
         time_limit=suite.time_limit,
         trial_time_limit=suite.trial_time_limit,
@@ -201,7 +261,7 @@ def _estimator(
         metric=suite.metric,
         search=search,
         selector=selector,
-        learners=list(suite.learners) if suite.learners is not None else None,
+        learners=learners,
         n_jobs=suite.n_jobs,
         random_state=seed,
         **extra,
@@ -216,36 +276,113 @@ def _data(unit: Unit, suite: Suite) -> tuple[pd.DataFrame, pd.Series, Any, Any]:
     return X.iloc[train], y.iloc[train], X.iloc[test], y.iloc[test]
 
 
-def _scores(model: Any, X_test: pd.DataFrame, y_test: pd.Series) -> dict[str, Any]:
-    """Test and validation scores of a fitted model and of its single best member."""
-    from autoens.metrics import get_metric
-
-    metric = model.metric_
-    y_enc = pd.Index(model.classes_).get_indexer(np.asarray(y_test, dtype=object))
+def _encode_test(family: str, classes: Any, y_test: pd.Series) -> np.ndarray:
+    """The outer test target as the metric reads it: class indices or floats."""
+    if family == "regression":
+        return np.asarray(y_test, dtype=np.float64)
+    y_enc = pd.Index(classes).get_indexer(np.asarray(y_test, dtype=object))
     if (y_enc < 0).any():
         unseen = sorted(set(np.asarray(y_test)[y_enc < 0].tolist()), key=str)
         raise ValueError(
             f"the outer test fold has label(s) {unseen} that are not in the "
             "training part"
         )
-    proba = model.predict_proba(X_test)
-    best = model.predict_proba_member(X_test, model.best_trial_)
+    return y_enc
+
+
+def _test_scores(
+    metric: Any, family: str, y_test: np.ndarray, outputs: np.ndarray
+) -> dict[str, Any]:
+    """Test score of predictions ``outputs`` (n, n_outputs), and the extras of the
+    family: log loss for classification, R² for regression."""
+    from autoens.metrics import get_metric
+
+    scores = {"test_score": _score(metric, metric.loss_single(y_test, outputs))}
+    if family == "regression":
+        r2_loss = get_metric("r2_loss", task=_task_type(family))
+        scores["test_r2"] = r2_loss.to_score(r2_loss.loss_single(y_test, outputs))
+    else:
+        scores["test_log_loss"] = get_metric("log_loss").loss_single(y_test, outputs)
+    return scores
+
+
+def _outputs(model: Any, X: pd.DataFrame, trial: int | None = None) -> np.ndarray:
+    """(n, n_outputs) predictions of a fitted estimator or of one of its members."""
+    if model.task_.family == "regression":
+        if trial is None:
+            return np.asarray(model.predict(X), dtype=np.float64)[:, None]
+        return np.asarray(model.predict_member(X, trial), dtype=np.float64)[:, None]
+    if trial is None:
+        return model.predict_proba(X)
+    return model.predict_proba_member(X, trial)
+
+
+def _scores(model: Any, X_test: pd.DataFrame, y_test: pd.Series) -> dict[str, Any]:
+    """Test and validation scores of a fitted model and of its single best member."""
+    metric, family = model.metric_, model.task_.family
+    y_enc = _encode_test(family, getattr(model, "classes_", None), y_test)
     lib = model.library_
     val_loss = model.validation_loss_
+    best = _test_scores(
+        metric, family, y_enc, _outputs(model, X_test, model.best_trial_)
+    )
     return {
-        "test_score": _score(metric, metric.loss_single(y_enc, proba)),
+        **_test_scores(metric, family, y_enc, _outputs(model, X_test)),
         "val_score": _score(metric, val_loss) if math.isfinite(val_loss) else None,
-        "single_best_test_score": _score(metric, metric.loss_single(y_enc, best)),
+        "single_best_test_score": best["test_score"],
         "single_best_val_score": _score(metric, float(lib.losses[lib.best])),
-        "test_log_loss": get_metric("log_loss").loss_single(y_enc, proba),
         "n_members": int(np.count_nonzero(np.asarray(model.weights_))),
         "n_trials": len(model.leaderboard_),
     }
 
 
-def _describe(unit: Unit, row: dict[str, Any]) -> None:
+def _default_scores(
+    unit: Unit,
+    suite: Suite,
+    family: str,
+    data: tuple[pd.DataFrame, pd.Series, pd.DataFrame, pd.Series],
+) -> dict[str, Any]:
+    """``default:LEARNER``: the learner's default configuration fit once on the
+    outer training part (no search, no CV), scored on the test part.
+
+    It is its own single best; it has no validation score.
+    """
+    from autoens.space import get_learners
+    from autoens.tabular import TableSchema
+
+    X_train, y_train, X_test, y_test = data
+    task, y_enc = _task_type(family).from_target(y_train)
+    metric = _metric(suite.metric, family)
+    (spec,) = get_learners([unit.spec.learner], task=task)
+    schema, frame = TableSchema.learn(X_train)
+    model = spec.make({}, schema.feature_types, unit.seed)
+    model.fit(frame, y_enc)
+    outputs = task.check_outputs(task.predict(model, schema.transform(X_test)))
+    classes = getattr(task, "classes", None)
+    scores = _test_scores(
+        metric, family, _encode_test(family, classes, y_test), outputs
+    )
+    return {
+        **scores,
+        "single_best_test_score": scores["test_score"],
+        "n_members": 1,
+        "n_trials": 1,
+    }
+
+
+def _describe(unit: Unit, row: dict[str, Any], suite: Suite) -> str:
+    """Fill the dataset's size into ``row`` (and its metric, now that the family is
+    known); return the task's family."""
     X, y = unit.task.load()
-    row.update(n_rows=len(X), n_features=X.shape[1], n_classes=int(y.nunique()))
+    family = unit.task.family
+    row.update(
+        n_rows=len(X),
+        n_features=X.shape[1],
+        # the number of classes; null for regression, which has none
+        n_classes=int(y.nunique()) if family == "classification" else None,
+        metric=_score_name(suite.metric, family),
+    )
+    return family
 
 
 def run_job(job: Job) -> list[dict[str, Any]]:
@@ -260,7 +397,7 @@ def run_job(job: Job) -> list[dict[str, Any]]:
 
     _check_can_fork()
     with joblib.parallel_config(backend="loky"):
-        if job.suite.mode == "replay":
+        if job.replay:
             return _run_replay(job)
         return [_run_end_to_end(job.units[0], job.suite, Path(job.work))]
 
@@ -290,12 +427,21 @@ def _run_end_to_end(unit: Unit, suite: Suite, work: Path) -> dict[str, Any]:
     with _unit_log(log) as buffer:
         buffer.write(f"{_now()} start {unit.key} {_where()}\n")
         try:
-            _describe(unit, row)
-            X_train, y_train, X_test, y_test = _data(unit, suite)
-            model = _estimator(suite, unit.search, unit.selector, unit.seed)
-            model.fit(X_train, y_train)
+            family = _describe(unit, row, suite)
+            data = _data(unit, suite)
+            spec = unit.spec
+            if spec.kind == "default":
+                scores = _default_scores(unit, suite, family, data)
+            else:
+                X_train, y_train, X_test, y_test = data
+                learners = [spec.learner] if spec.learner is not None else None
+                model = _estimator(
+                    suite, family, spec.search, spec.selector, unit.seed, learners
+                )
+                model.fit(X_train, y_train)
+                scores = _scores(model, X_test, y_test)
             row["fit_time"] = time.perf_counter() - start
-            row.update(_scores(model, X_test, y_test))
+            row.update(scores)
             row.update(status="ok")
         except Exception as exc:
             row.update(error=_error_text(exc))
@@ -316,7 +462,7 @@ def _search_dir(unit: Unit, work: Path) -> Path:
 
 
 def _saved_search(
-    unit: Unit, suite: Suite, work: Path, X: Any, y: Any
+    unit: Unit, suite: Suite, work: Path, X: Any, y: Any, family: str
 ) -> tuple[Any, float]:
     """The search of a replay group: loaded when saved, else run (reusing its cache).
 
@@ -334,7 +480,8 @@ def _saved_search(
     folder.mkdir(parents=True, exist_ok=True)
     model = _estimator(
         suite,
-        unit.search,
+        family,
+        str(unit.search),
         "single_best",
         unit.seed,
         cache_dir=str((folder / "cache").resolve()),
@@ -368,9 +515,11 @@ def _run_replay(job: Job) -> list[dict[str, Any]]:
         start = time.perf_counter()
         try:
             for row in rows:
-                _describe(first, row)
+                family = _describe(first, row, suite)
             X_train, y_train, X_test, y_test = _data(first, suite)
-            model, search_time = _saved_search(first, suite, work, X_train, y_train)
+            model, search_time = _saved_search(
+                first, suite, work, X_train, y_train, family
+            )
         except Exception as exc:
             buffer.write(traceback.format_exc())
             for row in rows:

@@ -21,7 +21,8 @@ __all__ = ["build_parser", "main"]
 _COMMANDS = (fit, predict, leaderboard, reselect, benchmark, demo)
 
 DESCRIPTION = """\
-autoens: AutoML by post-hoc ensemble selection for tabular classification.
+autoens: AutoML by post-hoc ensemble selection for tabular classification and
+regression.
 
 Run `autoens COMMAND --help` for the options of each command.
 """
@@ -29,10 +30,12 @@ Run `autoens COMMAND --help` for the options of each command.
 EPILOG = """\
 examples:
   autoens demo
+  autoens demo --task regression
   autoens fit train.csv --target class --time-limit 300 --out model.joblib
   autoens leaderboard model.joblib
   autoens reselect model.joblib --selector single_best --out model2.joblib
   autoens predict model.joblib new.csv --proba --out probabilities.csv
+  autoens predict regressor.joblib new.csv --interval 0.9
   autoens benchmark run benchmarks/suites/smoke.toml --out results/smoke
   autoens benchmark report results/smoke
 """

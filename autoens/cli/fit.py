@@ -6,6 +6,9 @@ import argparse
 import sys
 from typing import Any
 
+import numpy as np
+import pandas as pd
+
 from autoens.cli._common import (
     CLIError,
     HelpFormatter,
@@ -19,16 +22,23 @@ from autoens.cli._common import (
     save_bundle,
     selector_leaderboard_text,
     unknown_column_message,
+    validation_text,
 )
 
 DESCRIPTION = """\
-Fit an AutoEnsembleClassifier on a CSV file with a header row; one column is the
-target.
+Fit an AutoEnsembleClassifier or AutoEnsembleRegressor on a CSV file with a header
+row; one column is the target.
 
 Base learners are evaluated by k-fold cross-validation until the budget is spent
 (--n-trials and/or --time-limit, whichever comes first); their out-of-fold predictions
 are then combined into a weighted ensemble by the selector. The fitted model is saved
 with joblib and the leaderboard is printed.
+
+Classification or regression (--task auto, the default): a target holding text or
+booleans is classification; a numeric target is regression when some value has a
+fractional part (e.g. 3.7) or when it has more than 20 distinct whole numbers, and
+classification otherwise (e.g. 0/1, or ratings 1-5). The chosen task and the reason
+are printed; pass --task to override.
 """
 
 DEFAULT_N_TRIALS = 50
@@ -39,7 +49,11 @@ examples:
   autoens fit train.csv --target class
   autoens fit train.csv --target class --time-limit 300 --n-jobs -1 --out model.joblib
   autoens fit train.csv --target class --cache-dir cache/  # reruns reuse trials
+  autoens fit houses.csv --target price --metric mae      # regression (auto-detected)
+  autoens fit survey.csv --target rating --task regression
 """
+
+TASK_CHOICES = ("auto", "classification", "regression")
 
 
 SEARCH_CHOICES = ("tpe", "random", "divbo", "bo")
@@ -55,7 +69,18 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument("train", metavar="TRAIN_CSV", help="training data (CSV)")
     parser.add_argument(
-        "--target", required=True, metavar="COL", help="name of the class column"
+        "--target",
+        required=True,
+        metavar="COL",
+        help="name of the target column (class labels or numbers)",
+    )
+    parser.add_argument(
+        "--task",
+        choices=TASK_CHOICES,
+        default="auto",
+        help="classification or regression; auto: text or boolean targets are "
+        "classes, numbers with a fractional part or more than 20 distinct values "
+        "are regression, other whole numbers are classes (default: %(default)s)",
     )
     budget = parser.add_argument_group("budget")
     budget.add_argument(
@@ -76,10 +101,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     search = parser.add_argument_group("search and ensemble")
     search.add_argument(
         "--metric",
-        default="roc_auc",
+        default=None,
         metavar="M",
         help="metric optimised by search and selector, e.g. roc_auc, neg_log_loss, "
-        "accuracy (default: %(default)s)",
+        "accuracy; for regression rmse, mae, mse, r2 (default: roc_auc for "
+        "classification, rmse for regression)",
     )
     search.add_argument(
         "--search",
@@ -175,20 +201,54 @@ def n_trials_budget(args: argparse.Namespace) -> int | None:
     return args.n_trials
 
 
-def check_target(y: Any, target: str, path: str) -> None:
-    """Reject targets the search cannot learn from, before any model is fit."""
+def choose_task(y: Any, requested: str) -> tuple[str, str]:
+    """``(family, reason)``: ``--task`` when given, else the detection rule of
+    :func:`autoens.datasets.infer_task`."""
+    if requested != "auto":
+        return requested, f"as --task {requested} says"
+    from autoens.datasets import infer_task
+
+    family, reason = infer_task(y)
+    return family, f"detected: {reason}; --task overrides"
+
+
+def check_target(y: Any, target: str, path: str, family: str = "classification") -> Any:
+    """Reject targets the search cannot learn from, before any model is fit; return
+    the target as the estimator should get it (float64 values for regression)."""
     n_missing = int(y.isna().sum())
     if n_missing:
         raise CLIError(
             f"target column {target!r} in {path} has {n_missing} missing "
             f"value{'s' if n_missing > 1 else ''}; drop or fill those rows first"
         )
+    if family == "regression":
+        from autoens.datasets import typed_values
+
+        try:
+            values = typed_values(y, where=f"target column {target!r} in {path}")
+        except ValueError as exc:
+            raise CLIError(f"{exc}; use --task classification for labels") from None
+        if values.nunique() < 2:
+            raise CLIError(
+                f"target column {target!r} in {path} is constant ({values.iloc[0]:g} "
+                "in every row); regression needs a target that varies"
+            )
+        return values
+    if pd.api.types.is_numeric_dtype(y) and not pd.api.types.is_bool_dtype(y):
+        fractional = y[np.mod(y.to_numpy(dtype=float), 1) != 0]
+        if len(fractional):
+            raise CLIError(
+                f"target column {target!r} in {path} cannot be classes: it holds "
+                f"numbers with a fractional part, e.g. {fractional.iloc[0]:g}; use "
+                "--task regression"
+            )
     classes = y.unique()
     if len(classes) < 2:
         raise CLIError(
             f"target column {target!r} in {path} has a single class "
             f"({classes[0]!r}); classification needs at least two"
         )
+    return y
 
 
 def run(args: argparse.Namespace) -> int:
@@ -199,12 +259,23 @@ def run(args: argparse.Namespace) -> int:
     X = frame.drop(columns=[args.target])
     if X.shape[1] == 0:
         raise CLIError(f"{args.train} has no feature columns besides the target")
-    check_target(y, args.target, args.train)
+    family, reason = choose_task(y, args.task)
+    y = check_target(y, args.target, args.train, family)
 
-    from autoens import AutoEnsembleClassifier
+    from autoens import AutoEnsembleClassifier, AutoEnsembleRegressor
     from autoens.estimator import SearchError
 
-    estimator = AutoEnsembleClassifier(
+    cls = AutoEnsembleRegressor if family == "regression" else AutoEnsembleClassifier
+    if args.metric is not None:  # a metric of the other family: say so before fitting
+        from autoens.metrics import get_metric
+        from autoens.task import ClassificationTask, RegressionTask
+
+        task_type = RegressionTask if family == "regression" else ClassificationTask
+        try:
+            get_metric(args.metric, task=task_type)
+        except ValueError as exc:
+            raise CLIError(str(exc)) from None
+    estimator = cls(
         time_limit=args.time_limit,
         n_trials=n_trials_budget(args),
         cv=args.cv,
@@ -219,8 +290,13 @@ def run(args: argparse.Namespace) -> int:
         keep_models=args.keep_models,
     )
     print(
+        f"Task: {family} ({reason})\n"
         f"Fitting on {X.shape[0]} rows x {X.shape[1]} features, "
-        f"{y.nunique()} classes (target {args.target!r})",
+        + (
+            f"{y.nunique()} classes (target {args.target!r})"
+            if family == "classification"
+            else f"target {args.target!r} from {y.min():g} to {y.max():g}"
+        ),
         file=sys.stderr,
     )
     try:
@@ -234,6 +310,9 @@ def run(args: argparse.Namespace) -> int:
 
     print(leaderboard_text(estimator, top=args.top))
     print(ensemble_summary(estimator))
+    validation = validation_text(estimator)
+    if validation:
+        print(validation)
     candidates = selector_leaderboard_text(estimator, top=args.top)
     if candidates:
         print(f"\nselectors tried by auto (inner CV):\n{candidates}")

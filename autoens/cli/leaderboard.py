@@ -11,17 +11,21 @@ from autoens.cli._common import (
     ensemble_summary,
     leaderboard_text,
     load_bundle,
+    model_family,
     positive_int,
     ranked_leaderboard,
     selector_leaderboard_text,
+    validation_text,
 )
 
 DESCRIPTION = """\
 Print the leaderboard of a model saved by `autoens fit`: one row per evaluated
 configuration, best cross-validated score first, with its weight in the ensemble
-("-" when it was not selected). The title line names the selector and how many
+("-" when it was not selected); a regressor also shows each configuration's
+out-of-fold R². The title line names the selector and how many
 members must run at predict time (n_required: every member for a dynamic selector);
-a model fit with `--selector auto` also lists the selectors it tried.
+the ensemble's own out-of-fold score ends it. A model fit with `--selector auto`
+also lists the selectors it tried.
 """
 
 
@@ -58,12 +62,17 @@ def run(args: argparse.Namespace) -> int:
             board = board.head(args.top)
         board.to_csv(sys.stdout, index=False)
         return 0
-    classes = ", ".join(str(c) for c in estimator.classes_)
+    if model_family(estimator) == "regression":
+        what = "regression"
+    else:
+        what = "classes: " + ", ".join(str(c) for c in estimator.classes_)
     summary = ensemble_summary(estimator)
+    validation = validation_text(estimator)
     print(
-        f"target {bundle['target']!r} (classes: {classes}); "
+        f"target {bundle['target']!r} ({what}); "
         f"autoens {bundle.get('autoens_version', '?')}"
         + (f"; {summary}" if summary else "")
+        + (f"; {validation}" if validation else "")
     )
     print(leaderboard_text(estimator, top=args.top))
     candidates = selector_leaderboard_text(estimator, top=args.top)

@@ -13,6 +13,7 @@ from autoens.cli._common import (
     CLIError,
     HelpFormatter,
     load_bundle,
+    model_family,
     read_csv,
 )
 
@@ -20,8 +21,11 @@ DESCRIPTION = """\
 Predict with a model saved by `autoens fit`.
 
 The CSV must hold the columns the model was trained on (in any order); a target column
-is ignored. Output: one row per input row, either the predicted class (a column named
-after the target) or, with --proba, one probability column per class.
+is ignored. Output: one row per input row, in a column named after the target: the
+predicted class of a classifier, or the predicted number of a regressor. With --proba
+(classifiers) one probability column per class instead; with --interval C
+(regressors) also the columns lower and upper of a prediction interval of nominal
+coverage C (CV+: from the cross-validation the fit already did, no refit).
 
 Model files are joblib pickles: only load files you trust.
 """
@@ -30,7 +34,20 @@ EPILOG = """\
 examples:
   autoens predict model.joblib new.csv --out predictions.csv
   autoens predict model.joblib new.csv --proba > probabilities.csv
+  autoens predict regressor.joblib new.csv --interval 0.9 --out with-intervals.csv
 """
+
+
+def coverage(text: str) -> float:
+    value = float(text)
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(
+            f"must be a coverage between 0 and 1 (e.g. 0.9), got {text}"
+        )
+    return value
+
+
+coverage.__name__ = "coverage"  # argparse names the type in errors
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -49,10 +66,19 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         metavar="PATH",
         help="write the predictions to this CSV (default: print CSV to stdout)",
     )
-    parser.add_argument(
+    what = parser.add_mutually_exclusive_group()
+    what.add_argument(
         "--proba",
         action="store_true",
-        help="write class probabilities instead of labels",
+        help="classifiers: write class probabilities instead of labels",
+    )
+    what.add_argument(
+        "--interval",
+        type=coverage,
+        default=None,
+        metavar="C",
+        help="regressors: add columns lower and upper, a prediction interval of "
+        "nominal coverage C, e.g. 0.9 (CV+; guaranteed at least 1 - 2(1 - C))",
     )
     parser.set_defaults(run=run)
     return parser
@@ -62,6 +88,17 @@ def run(args: argparse.Namespace) -> int:
     bundle = load_bundle(args.model)
     estimator = bundle["estimator"]
     target = str(bundle["target"])
+    family = model_family(estimator)
+    if args.proba and family == "regression":
+        raise CLIError(
+            f"--proba needs a classifier, but {args.model} is a regressor (it "
+            "predicts numbers); use --interval C for prediction intervals"
+        )
+    if args.interval is not None and family != "regression":
+        raise CLIError(
+            f"--interval needs a regressor, but {args.model} is a classifier; use "
+            "--proba for class probabilities"
+        )
     frame = read_csv(args.data)
     X = frame.drop(columns=[target], errors="ignore")
 
@@ -69,6 +106,15 @@ def run(args: argparse.Namespace) -> int:
         if args.proba:
             proba = estimator.predict_proba(X)
             result = pd.DataFrame(proba, columns=[str(c) for c in estimator.classes_])
+        elif args.interval is not None:
+            bounds = estimator.predict_interval(X, alpha=1.0 - args.interval)
+            result = pd.DataFrame(
+                {
+                    target: estimator.predict(X),
+                    "lower": bounds[:, 0],
+                    "upper": bounds[:, 1],
+                }
+            )
         else:
             result = pd.DataFrame({target: estimator.predict(X)})
     except ValueError as exc:  # e.g. values the fitted model cannot handle
