@@ -1,8 +1,13 @@
-"""autoens: post-hoc ensemble selection AutoML for tabular data."""
+"""autoens: post-hoc ensemble selection AutoML for tabular data.
+
+The public names are imported lazily (PEP 562): ``import autoens`` and ``autoens
+--help`` load neither scikit-learn nor pandas; ``from autoens import
+AutoEnsembleClassifier`` imports the estimator module on first use.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
@@ -14,16 +19,34 @@ __all__ = [
     "select",
 ]
 
+# public name -> the module that defines it
+_LAZY = {
+    "AutoEnsembleClassifier": "autoens.estimator",
+    "AutoEnsembleRegressor": "autoens.estimator",
+    "SearchError": "autoens.estimator",
+    "select": "autoens.replay",
+}
+
+if TYPE_CHECKING:
+    from autoens.estimator import (
+        AutoEnsembleClassifier,
+        AutoEnsembleRegressor,
+        SearchError,
+    )
+    from autoens.replay import select
+
 
 def __getattr__(name: str) -> Any:
-    # Imported lazily so that `import autoens.metrics` or `autoens --help` does not pay
-    # for optuna, xgboost and lightgbm.
-    if name in ("AutoEnsembleClassifier", "AutoEnsembleRegressor", "SearchError"):
-        from autoens import estimator
+    # Imported on first use so that `import autoens.metrics` or `autoens --help` does
+    # not pay for scikit-learn, pandas, optuna, xgboost and lightgbm.
+    if name in _LAZY:
+        import importlib
 
-        return getattr(estimator, name)
-    if name == "select":
-        from autoens.replay import select
-
-        return select
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value  # later look-ups skip __getattr__
+        return value
     raise AttributeError(f"module 'autoens' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -82,6 +82,8 @@ _DOC = """\
     ----------
     task_ : {task_type}
         What the target is and what a prediction array holds; it built the folds.
+{classes}    metric_ : autoens.metrics.Metric
+        The metric the search and the selector minimised (from ``metric``).
     selector_ : BaseSelector
         The fitted selector (for ``"auto"``, ``selector_.chosen_`` is the one used).
     n_required_ : int
@@ -112,8 +114,28 @@ _DOC = """\
         selectors that do not report one).
     best_trial_ : int
         Trial number of the single best candidate.
+    ensemble_ : autoens.ensemble.FittedEnsemble
+        What predicts: the fold models of the members the selector needs and the
+        fitted selector.
+    n_folds_ : int
+        Number of cross-validation folds the candidates were evaluated on.
+    search_interrupted_ : bool
+        True when a Ctrl-C ended the search early; the ensemble is then built from
+        the trials that had finished.
+    feature_report_ : pandas.DataFrame
+        One row per input column: ``column``, detected ``kind`` (numeric,
+        categorical, boolean, datetime, text, id, empty, constant), ``action``
+        (kept, dropped, expanded), the ``features`` the learners get from it,
+        ``missing_fraction``, ``n_distinct`` and a ``note`` saying why. Dates become
+        calendar features, free text its length and word count; all-missing,
+        constant and string-ID columns are dropped (rules: ``autoens.columns``).
+        Logged at ``verbose >= 1``; dropped columns, text and IDs also warn.
+    schema_ : autoens.tabular.TableSchema
+        The column layout learned in ``fit`` (kinds, encodings, derived features);
+        ``predict`` lays new data out the same way. ``feature_report_`` is its table.
     n_features_in_, feature_names_in_
-        As in scikit-learn.
+        As in scikit-learn: the input columns of ``fit``. ``predict`` needs the
+        columns the model uses, in any order, and ignores others with a warning.
     """
 
 
@@ -136,6 +158,8 @@ class AutoEnsembleClassifier(ClassifierMixin, AutoEnsembleBase):
         '``"meta-des"``; they must run every library member at predict time '
         "(``n_required_``).",
         task_type="autoens.task.ClassificationTask",
+        classes="    classes_ : numpy.ndarray\n        The class labels seen in "
+        "``fit``, in the order of ``predict_proba``'s columns.\n",
     )
 
     _task_type = ClassificationTask
@@ -174,6 +198,7 @@ class AutoEnsembleRegressor(RegressorMixin, AutoEnsembleBase):
             'weights), ``"qo-es"``, ``"stacking"``, ...; dynamic ones weight members '
             "per row by their error on the row's nearest training rows.",
             task_type="autoens.task.RegressionTask",
+            classes="",
         )
         + """
     Prediction intervals come from the cross-validation the search already did
@@ -205,7 +230,9 @@ class AutoEnsembleRegressor(RegressorMixin, AutoEnsembleBase):
         predicts the row, and the ensemble's out-of-fold residuals widen it; no
         model is trained for it. The guarantee is coverage at least ``1 - 2 alpha``
         (typically close to ``1 - alpha``). Bounds are infinite when the training
-        set is too small for ``alpha`` (fewer than about ``1 / alpha`` rows).
+        set is too small for ``alpha`` (fewer than about ``1 / alpha`` rows). The
+        residual quantiles are unweighted even after ``fit(sample_weight=...)``:
+        CV+'s guarantee is for exchangeable rows, each counted once.
         """
         if not (isinstance(alpha, Real) and 0.0 < float(alpha) < 1.0):
             raise ValueError(f"alpha must be a number in (0, 1), got {alpha!r}")

@@ -4,7 +4,8 @@ An out-of-fold (OOF) prediction of a configuration means: for each fold, a model
 the other folds predicts that fold. Selectors compare candidates row by row, so every
 candidate must see exactly the same splits; that is why one ``Folds`` object is built
 per ``fit`` (by the task, which knows whether to stratify) and why its fingerprint
-(data + target + splits) keys the prediction cache.
+(data + target + splits, and the row weights when a fit has them: weighted folds fit
+different models) keys the prediction cache.
 """
 
 from __future__ import annotations
@@ -36,13 +37,18 @@ class Folds:
         X: pd.DataFrame,
         y: np.ndarray,
         splits: Iterable[tuple[np.ndarray, np.ndarray]],
+        sample_weight: np.ndarray | None = None,
     ) -> Folds:
-        """Freeze ``(train, test)`` index pairs of the rows of ``X`` and ``y``."""
+        """Freeze ``(train, test)`` index pairs of the rows of ``X`` and ``y``.
+
+        ``sample_weight`` (validated float64 row weights, or None) only enters the
+        fingerprint: without weights it is what it always was, so caches stay valid.
+        """
         frozen = tuple(
             (np.asarray(tr, dtype=np.int64), np.asarray(te, dtype=np.int64))
             for tr, te in splits
         )
-        return cls(splits=frozen, fingerprint=_fingerprint(X, y, frozen))
+        return cls(splits=frozen, fingerprint=_fingerprint(X, y, frozen, sample_weight))
 
     def test_fold_of(self, n_samples: int) -> np.ndarray:
         """Fold index of each row (the fold in which it is predicted)."""
@@ -53,7 +59,10 @@ class Folds:
 
 
 def _fingerprint(
-    X: pd.DataFrame, y: np.ndarray, splits: tuple[tuple[np.ndarray, np.ndarray], ...]
+    X: pd.DataFrame,
+    y: np.ndarray,
+    splits: tuple[tuple[np.ndarray, np.ndarray], ...],
+    sample_weight: np.ndarray | None = None,
 ) -> str:
     h = hashlib.sha256()
     h.update(repr([(c, str(X[c].dtype)) for c in X.columns]).encode())
@@ -69,4 +78,7 @@ def _fingerprint(
     for _, te in splits:
         h.update(te.tobytes())
         h.update(b"|")
+    if sample_weight is not None:
+        h.update(b"sample_weight:")
+        h.update(np.ascontiguousarray(sample_weight, dtype=np.float64).tobytes())
     return h.hexdigest()

@@ -2,8 +2,9 @@
 
 A ``Library`` holds, for each candidate that finished, its trial number, config, OOF
 loss and OOF predictions (the tensor ``P[n_models, n_samples, n_outputs]``), plus the
-encoded target. That is all a selector needs, so any selector can be re-run on it
-without fitting a base model (``autoens.select``). It is read from the prediction
+encoded target and the fit's row weights (None without). That is all a selector
+needs, so any selector can be re-run on it without fitting a base model
+(``autoens.select``). It is read from the prediction
 cache, the one carrier of predictions and fold models, and keeps that cache object to
 fetch fold models later; fold models it must keep (the ensemble's members) are held in
 memory so that a saved model predicts without the cache.
@@ -43,6 +44,9 @@ class Library:
     task: Any
     cache: PredictionCache | None = field(default=None, repr=False)
     models: dict[int, list[Any]] = field(default_factory=dict, repr=False)
+    #: Row weights of the fit (None: unweighted); selectors re-run on the library
+    #: weight their losses the same way.
+    sample_weight: np.ndarray | None = field(default=None, repr=False)
 
     @classmethod
     def from_cache(
@@ -52,6 +56,7 @@ class Library:
         y: np.ndarray,
         *,
         task: Any,
+        sample_weight: np.ndarray | None = None,
     ) -> Library:
         """The ``ok`` records' predictions, read from ``cache`` into one tensor.
 
@@ -88,6 +93,7 @@ class Library:
             y=y,
             task=task,
             cache=cache,
+            sample_weight=sample_weight,
         )
 
     def __len__(self) -> int:

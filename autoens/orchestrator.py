@@ -145,8 +145,13 @@ class AutoEnsembleBase(BaseEstimator):
         return Budget(self.n_trials, search_time, trial_limit)
 
     @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X: Any, y: Any) -> Any:
-        """Search base learners on ``X, y`` and build the ensemble; returns self."""
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> Any:
+        """Search base learners on ``X, y`` and build the ensemble; returns self.
+
+        ``sample_weight`` (one non-negative weight per row) weights every learner
+        that accepts weights (a warning names those that do not), every trial's
+        loss and the selector's objective; equal weights are the same as none.
+        """
         from autoens.search import run_search
 
         budget = self._budget()
@@ -155,13 +160,17 @@ class AutoEnsembleBase(BaseEstimator):
         self.task_, y_enc = self._task_type.from_target(y)
         self._learn_target(self.task_)
         validate_data(self, X, reset=True, skip_check_array=True)
-        self.schema_, frame = TableSchema.learn(X)
-        if len(frame) != len(y_enc):
+        if X.shape[0] != len(y_enc):  # before the schema reads the columns
             raise ValueError(
-                f"X has {len(frame)} rows but y has {len(y_enc)} values; "
+                f"X has {X.shape[0]} rows but y has {len(y_enc)} values; "
                 "they must match"
             )
-        self.n_features_in_ = frame.shape[1]
+        self.schema_, frame = TableSchema.learn(X)
+        # The user's input columns (scikit-learn's meaning), not the learners' ones.
+        self.n_features_in_ = len(self.schema_.columns)
+        self.feature_report_ = self.schema_.report()
+        if self.verbose > 0:
+            self.schema_.log_summary()
         rng = check_random_state(
             self.random_state
             if not isinstance(self.random_state, np.random.Generator)
@@ -170,7 +179,10 @@ class AutoEnsembleBase(BaseEstimator):
         seed = int(rng.randint(np.iinfo(np.int32).max))
         metric = self.task_.default_metric if self.metric is None else self.metric
         self.metric_ = get_metric(metric, task=self.task_)
-        folds = self.task_.make_folds(frame, y_enc, n_splits=self.cv, random_state=seed)
+        weights = self._check_sample_weight(sample_weight, len(y_enc))
+        folds = self.task_.make_folds(
+            frame, y_enc, n_splits=self.cv, random_state=seed, sample_weight=weights
+        )
         specs = get_learners(self.learners, task=self.task_)
         cache = get_cache(self.cache_dir, fingerprint=folds.fingerprint)
         callbacks: list[BaseCallback] = []
@@ -194,11 +206,30 @@ class AutoEnsembleBase(BaseEstimator):
             n_jobs=self.n_jobs,
             random_state=seed,
             callbacks=callbacks,
+            sample_weight=weights,
         )
+        self.search_interrupted_ = records.interrupted  # a first Ctrl-C ended it
         with local_work():
-            library = Library.from_cache(cache, records, y_enc, task=self.task_)
+            library = Library.from_cache(
+                cache, records, y_enc, task=self.task_, sample_weight=weights
+            )
             self._build(library, records, frame, folds, seed, fit_start)
         return self
+
+    def _check_sample_weight(self, sample_weight: Any, n_samples: int) -> Any:
+        """Validated weights, None when absent or all equal (the unweighted fit, with
+        its cache keys); checked against the metric and selector before the search,
+        so that no search is spent on a fit that would fail at selection."""
+        w = self.metric_.check_sample_weight(sample_weight, n_samples)
+        if w is None or np.all(w == w[0]):
+            return None
+        selector = get_selector(self.selector, random_state=0)
+        if not getattr(selector, "_supports_sample_weight", False):
+            raise ValueError(
+                f"selector {type(selector).__name__} does not support sample_weight; "
+                "use a built-in selector or fit without weights"
+            )
+        return w
 
     def _build(
         self,
@@ -262,7 +293,14 @@ class AutoEnsembleBase(BaseEstimator):
             fitted.set_params(time_limit=time_limit)
         competence = getattr(self, "competence_", None)
         X = None if competence is None else competence.X_train
-        fitted.fit(lib.oof, lib.y, metric=metric, X=X, configs=lib.configs)
+        fitted.fit(
+            lib.oof,
+            lib.y,
+            metric=metric,
+            X=X,
+            configs=lib.configs,
+            sample_weight=getattr(lib, "sample_weight", None),  # 0.1 pickles: none
+        )
         self.ensemble_ = FittedEnsemble(
             lib.fold_models(fitted.required_members_),
             fitted,
@@ -334,10 +372,9 @@ class AutoEnsembleBase(BaseEstimator):
         check_is_fitted(self)
         X = _check_table(X)
         if isinstance(X, pd.DataFrame) and hasattr(self, "feature_names_in_"):
-            # Name the missing/unexpected columns and accept any column order; sklearn's
-            # own check below would reject a reordered frame.
-            self.schema_.check_columns(X)
-            X = X[list(self.feature_names_in_)]
+            # The schema names missing columns, ignores extra ones with a warning and
+            # accepts any column order; sklearn's own check would reject all three.
+            return self.schema_.transform(X)
         validate_data(self, X, reset=False, skip_check_array=True)
         return self.schema_.transform(X)
 

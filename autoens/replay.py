@@ -25,7 +25,8 @@ def select(
     The selector is fit on the out-of-fold predictions the search left in
     ``model.library_`` (and, for dynamic selectors and ``"auto"``, on the
     competence features ``model.competence_`` kept from the training data);
-    ``metric`` defaults to the model's. The new ensemble can predict when its
+    ``metric`` defaults to the model's; the fit's ``sample_weight`` (kept in the
+    library) weights the selection again. The new ensemble can predict when its
     members' fold models are at hand: the model was fit with ``keep_models="all"``,
     or with a ``cache_dir`` that still holds them. A dynamic selector (``"knora-e"``,
     ...) needs every member's. ``model`` is not changed.

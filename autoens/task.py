@@ -101,7 +101,13 @@ class ClassificationTask:
         return len(self.classes)
 
     def make_folds(
-        self, X: pd.DataFrame, y: np.ndarray, *, n_splits: int, random_state: int
+        self,
+        X: pd.DataFrame,
+        y: np.ndarray,
+        *,
+        n_splits: int,
+        random_state: int,
+        sample_weight: np.ndarray | None = None,
     ) -> Folds:
         """Stratified, shuffled k-fold splits shared by every candidate.
 
@@ -109,6 +115,7 @@ class ClassificationTask:
         every training fold still sees it); a class with a single row leaves one
         training fold without it, which :meth:`predict` handles by aligning the
         columns of the classes a fold model saw, so we only log it.
+        ``sample_weight`` does not change the splits; it enters the fingerprint.
         """
         counts = np.bincount(y, minlength=self.n_outputs)
         singletons = np.flatnonzero(counts == 1)
@@ -125,7 +132,7 @@ class ClassificationTask:
             # sklearn warns when a class has fewer members than folds; see above.
             warnings.filterwarnings("ignore", "The least populated class", UserWarning)
             splits = tuple(splitter.split(np.zeros(len(y)), y))
-        return Folds.from_splits(X, y, splits)
+        return Folds.from_splits(X, y, splits, sample_weight)
 
     def predict(self, model: Any, X: pd.DataFrame) -> np.ndarray:
         """``predict_proba`` with a column per class, even classes a fold lacked."""
@@ -266,15 +273,23 @@ class RegressionTask:
         return cls(), encode_values(y)
 
     def make_folds(
-        self, X: pd.DataFrame, y: np.ndarray, *, n_splits: int, random_state: int
+        self,
+        X: pd.DataFrame,
+        y: np.ndarray,
+        *,
+        n_splits: int,
+        random_state: int,
+        sample_weight: np.ndarray | None = None,
     ) -> Folds:
-        """Shuffled k-fold splits shared by every candidate."""
+        """Shuffled k-fold splits shared by every candidate (``sample_weight``
+        enters the fingerprint only)."""
         if n_splits > len(y):
             raise ValueError(
                 f"cv={n_splits} folds need at least {n_splits} rows; y has {len(y)}"
             )
         splitter = KFold(n_splits=n_splits, shuffle=True, random_state=random_state)
-        return Folds.from_splits(X, y, splitter.split(np.zeros(len(y))))
+        splits = splitter.split(np.zeros(len(y)))
+        return Folds.from_splits(X, y, splits, sample_weight)
 
     def predict(self, model: Any, X: pd.DataFrame) -> np.ndarray:
         """``model.predict`` as a (n, 1) float64 column."""

@@ -397,25 +397,33 @@ def test_disk_concurrent_writers_never_tear_an_entry(tmp_path, caplog):
         for value in ("0.25", "0.75")
     ]
     cache = DiskCache(tmp_path, FP)
-    seen = set()
+    seen: list[float] = []  # the writer of every whole entry read
 
-    def check(entry: CacheEntry | None) -> None:
-        if entry is not None:  # whole entries only: data, models and meta agree
-            v = entry.meta["writer"]
-            assert entry.models == [v] and (entry.oof == v).all()
-            assert entry.oof.shape == (300, 4)
-            seen.add(v)
+    def check(entry: CacheEntry | None) -> float | None:
+        if entry is None:
+            return None
+        # whole entries only: data, models and meta agree
+        v = entry.meta["writer"]
+        assert entry.models == [v] and (entry.oof == v).all()
+        assert entry.oof.shape == (300, 4)
+        seen.append(v)
+        return v
 
     deadline = time.monotonic() + 60
     with caplog.at_level(logging.WARNING, logger="autoens"):
         while any(w.poll() is None for w in writers) and time.monotonic() < deadline:
             check(cache.get(key))
-    assert [w.wait(timeout=60) for w in writers] == [0, 0]
-    check(cache.get(key))
+        assert [w.wait(timeout=60) for w in writers] == [0, 0]
+        final = check(cache.get(key))
     assert not any(name.endswith(".tmp") for name in files(cache.folder))
     # Interleaved writers may leave a mismatched set, which get() drops; never more.
     assert all("unusable" in r.getMessage() for r in caplog.records)
-    assert seen <= {0.25, 0.75}
+    # Whole entries were read, of both values only.
+    assert seen and set(seen) <= {0.25, 0.75}, seen
+    if final is None:  # the last two puts interleaved: get() said so, removed it
+        assert caplog.records and files(cache.folder) == []
+    else:  # the last put's entry, whole
+        assert final in (0.25, 0.75) and cache.keys() == [key]
 
 
 def test_disk_get_without_models(tmp_path, iris_fit, caplog):

@@ -389,3 +389,35 @@ def test_fit_search_option_reaches_the_estimator(tmp_path, capsys):
     assert joblib.load(out)["estimator"].search == "random"
     assert main([*args, "--search", "grid"]) == 2
     assert "invalid choice: 'grid'" in capsys.readouterr().err
+
+
+def test_fit_with_a_weight_column(tmp_path, capsys):
+    """--sample-weight names a column of row weights: not a feature, handed to fit
+    (the saved model's library keeps them); bad weights are one-line errors."""
+    X, y = load_sklearn("breast_cancer")
+    frame = _write_csv(tmp_path / "plain.csv", X, y)
+    frame["w"] = np.where(frame["class"] == 0, 3.0, 1.0)
+    train, out = tmp_path / "weighted.csv", tmp_path / "weighted.joblib"
+    frame.to_csv(train, index=False)
+    argv = ["fit", str(train), "--target", "class", "--out", str(out), *FAST]
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")  # pytest turns warnings into errors
+        assert main([*argv, "--sample-weight", "w"]) == 0
+    assert "warning: UserWarning: learners ['knn'] cannot weight rows" in (
+        capsys.readouterr().err
+    )
+    model = joblib.load(out)["estimator"]
+    assert "w" not in model.schema_.columns
+    np.testing.assert_array_equal(model.library_.sample_weight, frame["w"].to_numpy())
+    for column, values, fragment in [
+        ("ww", frame["w"], "column 'ww' not found"),
+        ("w", frame["w"].where(frame.index != 3), "1 row(s) have no weight"),
+        ("w", -frame["w"], "non-negative"),
+        ("w", np.where(frame.index == 0, "heavy", "1"), "must hold numbers"),
+    ]:
+        bad = frame.assign(w=values)
+        bad.to_csv(train, index=False)
+        code = main([*argv, "--sample-weight", column])
+        _assert_user_error(
+            code, capsys, "--sample-weight" if column == "w" else "ww", fragment
+        )

@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from types import SimpleNamespace
 
+import dask
 import joblib
 import numpy as np
 import pytest
@@ -27,12 +28,22 @@ from autoens.search.executors import (
     resolve_n_jobs,
 )
 from autoens.testing import fake_learner
+from autoens.testing.search_doubles import sleepy_learner
 
 TRIAL_PREFIX = "autoens-trial-"
 
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[Client]:
+    # A LocalCluster retires for good a worker found down 15 s (Dask's
+    # lost-worker-timeout) after one of its deaths: a trial that ends worker after
+    # worker, or a slow restart on a loaded machine, would leave the tests that end
+    # workers with one. Here the nannies keep their workers, as on a real cluster.
+    with dask.config.set({"distributed.deploy.lost-worker-timeout": "1h"}):
+        yield from _client()
+
+
+def _client() -> Iterator[Client]:
     cluster = LocalCluster(
         n_workers=2,
         threads_per_worker=1,
@@ -267,3 +278,70 @@ def test_trial_running_at_the_deadline_is_cancelled(client, binary_data):
     # the worker stuck in the hang was ended, so the cluster gets its thread back
     after = _worker_pids(client)
     assert len(set(before.values()) - set(after.values())) == 1
+
+
+@pytest.mark.slow  # the dying trial kills a worker per attempt (nanny restarts)
+def test_a_trial_that_kills_its_worker_fails_alone(client, binary_data):
+    """A learner that ends its worker process: Dask retries the task on other workers
+    (each dies in turn) until it gives up with KilledWorker. That trial fails; the
+    others finish and fit returns."""
+    X, y = binary_data
+    before = _worker_pids(client)
+    with (
+        joblib.parallel_config(backend="dask"),
+        pytest.warns(UserWarning, match="dropped from the search"),
+    ):
+        model = _fit(
+            X,
+            y,
+            n_trials=5,
+            learners=[fake_learner("die"), "logreg"],
+            portfolio=[
+                ("die", {}),
+                *[("logreg", {"C": c, "class_weight": None}) for c in (0.1, 1, 10)],
+            ],
+        )
+    board = model.leaderboard_.set_index("trial")
+    assert board.loc[0, "learner"] == "die"
+    assert board.loc[0, "status"] == "failed"
+    assert "KilledWorker" in board.loc[0, "error"]
+    others = board.drop(index=0)
+    assert len(others) == 4 and (others["status"] == "ok").all()
+    # its workers were really killed (and restarted by their nannies)
+    assert set(before.values()) - set(_worker_pids(client).values())
+
+
+@pytest.mark.slow  # the dying trial kills the worker eight times
+def test_a_trial_running_beside_one_that_kills_its_worker_is_not_blamed(binary_data):
+    """One worker with two threads: the slow innocent trial runs beside the one that
+    ends the worker, on every worker that dies, and the scheduler fails both with
+    KilledWorker. Each runs again on its own: the culprit fails, the other finishes."""
+    X, y = binary_data
+    with (
+        dask.config.set({"distributed.deploy.lost-worker-timeout": "1h"}),
+        LocalCluster(
+            n_workers=1,
+            threads_per_worker=2,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+        ) as cluster,
+        # not the default client: the search must use the one it was given
+        Client(cluster, set_as_default=False) as own_client,
+        joblib.parallel_config(backend="dask", client=own_client),
+        pytest.warns(UserWarning, match="dropped from the search"),
+    ):
+        model = _fit(
+            X,
+            y,
+            n_trials=2,
+            n_jobs=2,
+            learners=[fake_learner("die"), sleepy_learner(1.5)],
+            portfolio=[("die", {}), ("sleepy", {"x": 0.5})],
+        )
+    board = model.leaderboard_.set_index("trial")
+    assert board.loc[0, "status"] == "failed"
+    assert "KilledWorker" in board.loc[0, "error"]
+    assert board.loc[1, "learner"] == "sleepy"
+    assert board.loc[1, "status"] == "ok", board.loc[1, "error"]

@@ -156,3 +156,56 @@ def test_all_learners_failing_raises_search_error(binary_data):
 def test_budget_must_be_given():
     with pytest.raises(ValueError, match="needs a budget"):
         AutoEnsembleClassifier(n_trials=None).fit(np.ones((6, 2)), [0, 1] * 3)
+
+
+@pytest.mark.parametrize("selector", ["ges", "qp", "stacking", "knora-u", "auto"])
+def test_a_class_with_a_single_row(selector, multiclass_data):
+    """That class cannot be in every training fold: the fold that predicts its one row
+    is trained without it (its models give it probability 0 there); every other fold
+    sees it, so the ensemble still predicts it for new rows."""
+    X, y = multiclass_data
+    labels = np.array(["cab", "merlot", "pinot"], dtype=object)[y]
+    labels[7] = "rare"
+    model = AutoEnsembleClassifier(
+        n_trials=3,
+        cv=3,
+        learners=["logreg", "hist_gb"],
+        selector=selector,
+        random_state=0,
+    ).fit(X, labels)
+    assert list(model.classes_) == ["cab", "merlot", "pinot", "rare"]
+    proba = model.predict_proba(X)
+    assert proba.shape == (len(X), 4) and np.isfinite(proba).all()
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-6)
+    # the one "rare" row was predicted out of fold by models that never saw it
+    oof = model.library_.oof[:, 7, 3]
+    assert (oof == 0).all()
+
+
+@pytest.mark.parametrize(
+    ("metric", "score"),
+    [
+        ("f1_macro", "f1_macro"),
+        ("matthews_corrcoef", "matthews_corrcoef"),
+        ("average_precision", "average_precision"),
+    ],
+)
+def test_any_sklearn_classification_scorer_is_a_metric(metric, score, binary_data):
+    from sklearn.metrics import get_scorer
+
+    X, y = binary_data
+    model = AutoEnsembleClassifier(**{**FAST, "metric": metric}).fit(X, y)
+    board = model.leaderboard_
+    assert score in board.columns
+    # each candidate's score is scikit-learn's scorer on its OOF predictions
+    lib = model.library_
+    scorer = get_scorer(metric)
+    row = board.set_index("trial").loc[lib.trials[0]]
+    from autoens.metrics.scorer import _FixedClassifier
+
+    expected = scorer(
+        _FixedClassifier(lib.oof[0].astype(np.float64)),
+        np.arange(len(lib.y))[:, None],
+        lib.y,
+    )
+    assert row[score] == pytest.approx(expected, abs=1e-12)

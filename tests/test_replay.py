@@ -94,6 +94,22 @@ def test_cli_reselect(tmp_path, binary_data, capsys):
     )
     assert out.exists()
     assert "1.000" in capsys.readouterr().out
+    # the written model is the reselected one: its single member is the best trial,
+    # and it predicts exactly as that member does
+    from autoens.cli._common import load_bundle
+
+    original = load_bundle(str(model))["estimator"]
+    bundle = load_bundle(str(out))
+    assert bundle["target"] == "target"
+    single = bundle["estimator"]
+    assert type(single.selector_).__name__ == "SingleBest"
+    assert single.weights_[single.weights_ > 0].index.tolist() == [original.best_trial_]
+    np.testing.assert_allclose(
+        single.predict_proba(X),
+        original.predict_proba_member(X, original.best_trial_),
+        atol=1e-6,
+    )
+    assert type(original.selector_).__name__ == "GreedyEnsembleSelection"
     assert main(["reselect", str(model), "--selector", "nope"]) == 2
     assert "nope" in capsys.readouterr().err
 

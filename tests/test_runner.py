@@ -482,6 +482,88 @@ def test_resume_after_sigkill(tmp_path):
     assert all(r["status"] == "ok" for r in rows), [r["error"] for r in rows]
 
 
+_REPLAY = """
+[run]
+name = "replay-kill"
+mode = "replay"
+metric = "roc_auc"
+folds = [0]
+seeds = [0]
+n_trials = 20
+cv = 2
+n_jobs = 2
+learners = ["logreg", "knn"]
+methods = ["tpe+ges", "tpe+single_best"]
+tasks = ["sklearn:breast_cancer"]
+"""
+
+
+def _replay_run(suite: Path, out: Path, log: Path) -> subprocess.Popen:
+    command = [sys.executable, "-m", "autoens", "benchmark", "run", str(suite)]
+    with log.open("w") as fh:
+        return subprocess.Popen(
+            [*command, "--out", str(out), "-q"], stdout=fh, stderr=subprocess.STDOUT
+        )
+
+
+def _cut_short(tmp_path: Path, sig: signal.Signals) -> tuple[Path, set[str], int]:
+    """Start the replay suite and send ``sig`` once its search cached 13 candidates:
+    past TPE's 10 random start-up trials, which any rerun would propose again.
+
+    Returns the results folder, the cached keys at that moment and the exit code.
+    """
+    suite, out = tmp_path / "replay.toml", tmp_path / "out"
+    suite.write_text(_REPLAY)
+    proc = _replay_run(suite, out, tmp_path / "first.log")
+    search = out / "work" / "search" / "sklearn_breast_cancer" / "fold0-seed0-tpe"
+    deadline = time.monotonic() + 240
+    while len(list(search.rglob("*.json"))) < 13:
+        assert proc.poll() is None, (tmp_path / "first.log").read_text()
+        assert time.monotonic() < deadline, "the search is too slow"
+        time.sleep(0.02)
+    proc.send_signal(sig)
+    code = proc.wait(timeout=120)
+    cached = {p.name.removesuffix(".json") for p in (search / "cache").rglob("*.json")}
+    assert not (search / "model.joblib").exists()  # the search was cut short
+    assert read_rows(out) == []
+    return out, cached, code
+
+
+def _rerun_reuses(tmp_path: Path, out: Path, cached: set[str]) -> None:
+    proc = _replay_run(tmp_path / "replay.toml", out, tmp_path / "second.log")
+    assert proc.wait(timeout=300) == 0, (tmp_path / "second.log").read_text()
+    assert [r["status"] for r in read_rows(out)] == ["ok", "ok"]
+    model = joblib.load(next((out / "work").rglob("model.joblib")))
+    board = model.leaderboard_.set_index("trial")
+    keys = dict(zip(model.library_.trials, model.library_.keys, strict=True))
+    reused = {keys[t] for t in board.index[board["source"] != "evaluated"]}
+    evaluated = {keys[t] for t in board.index[board["source"] == "evaluated"]}
+    # every candidate the cut-short search had finished is read back, none refit
+    assert reused == cached
+    assert not evaluated & cached
+    assert (board["status"] == "ok").all()
+
+
+@pytest.mark.slow
+def test_replay_search_killed_midway_is_resumed_from_its_cache(tmp_path):
+    """SIGKILL during a replay search (two trials at a time): the rerun reads back
+    every finished candidate of the cut-short search; a fresh search seeded alike
+    would propose other configurations and leave some of them unused."""
+    out, cached, _ = _cut_short(tmp_path, signal.SIGKILL)
+    _rerun_reuses(tmp_path, out, cached)
+
+
+@pytest.mark.slow
+def test_replay_search_stopped_by_ctrl_c_is_not_taken_as_complete(tmp_path):
+    """Ctrl-C ends a fit early with what finished; the benchmark must not record (or
+    save as a complete search) such a truncated search: it stops, and the next run
+    resumes the search."""
+    out, cached, code = _cut_short(tmp_path, signal.SIGINT)
+    assert code == 130, (tmp_path / "first.log").read_text()
+    assert "Traceback" not in (tmp_path / "first.log").read_text()
+    _rerun_reuses(tmp_path, out, cached)
+
+
 # -- OpenML, offline -----------------------------------------------------------------
 
 

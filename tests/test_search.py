@@ -13,6 +13,7 @@ import optuna
 import pytest
 
 from autoens import AutoEnsembleClassifier, SearchError
+from autoens.space import get_learners
 from autoens.testing import FAST_FIT as FAST
 from autoens.testing import fake_learner
 
@@ -155,6 +156,55 @@ def test_corrupt_cache_entry_is_recomputed(tmp_path, binary_data, caplog):
     )
     third = AutoEnsembleClassifier(**params).fit(X, y)
     assert set(third.leaderboard_["source"]) == {"cache"}
+
+
+def test_damaged_fold_models_of_a_kept_member_are_recomputed(
+    tmp_path, binary_data, caplog
+):
+    """The search reads cache entries without their fold models, yet a damaged
+    models file of an ensemble member is found there and that candidate refit,
+    rather than failing later when the library loads the members."""
+    X, y = binary_data
+    params = {**FAST, "n_trials": 4, "cache_dir": tmp_path}
+    first = AutoEnsembleClassifier(**params).fit(X, y)
+    member = int(first.ensemble_.required[0])
+    victim = next(Path(tmp_path).rglob(f"{first.library_.keys[member]}.models.joblib"))
+    victim.write_bytes(victim.read_bytes()[: victim.stat().st_size // 2])
+    again = AutoEnsembleClassifier(**params).fit(X, y)
+    source = again.leaderboard_.set_index("trial")["source"]
+    damaged = first.library_.trials[member]
+    assert source[damaged] == "evaluated"
+    assert (source.drop(index=damaged) == "cache").all()
+    assert "checksum" in caplog.text
+    np.testing.assert_allclose(again.predict_proba(X), first.predict_proba(X))
+
+
+@pytest.mark.parametrize("search", ["tpe", "random"])
+def test_sampler_proposals_without_a_portfolio_are_seeded(binary_data, search):
+    """With portfolio=None every trial is the sampler's own proposal: drawn from the
+    learners' spaces, the same for the same seed, different for another."""
+    X, y = binary_data
+    params = {**FAST, "portfolio": None, "search": search, "n_trials": 4}
+
+    def proposals(seed: int) -> list[tuple[str, dict]]:
+        board = AutoEnsembleClassifier(**{**params, "random_state": seed}).fit(X, y)
+        board = board.leaderboard_.sort_values("trial")
+        assert (board["source"] == "evaluated").all()
+        return list(zip(board["learner"], board["params"], strict=True))
+
+    first = proposals(0)
+    assert proposals(0) == first
+    assert proposals(1) != first
+    specs = {s.name: s for s in get_learners(FAST["learners"])}
+    defaults = [(name, dict(specs[name].defaults)) for name in specs]
+    for learner, config in first:
+        assert learner in specs
+        space = specs[learner].distributions
+        assert set(config) == set(space)
+        assert all(
+            space[k]._contains(space[k].to_internal_repr(v)) for k, v in config.items()
+        )
+        assert (learner, config) not in defaults
 
 
 def test_rdb_storage_resumes_an_interrupted_search(tmp_path, binary_data):

@@ -11,6 +11,8 @@ def test_schema_kinds_and_conversion(mixed_data):
     schema, frame = TableSchema.learn(X)
     types = schema.feature_types
     assert set(types.categorical) == {"size", "smooth"}
+    kinds = schema.report().set_index("column")["kind"]
+    assert kinds["smooth"] == "boolean" and kinds["size"] == "categorical"
     assert "mean radius" in types.numeric
     assert frame["size"].dtype == object
     assert frame["smooth"].dropna().map(type).eq(str).all()
@@ -26,13 +28,14 @@ def test_numpy_object_array_of_numbers_is_numeric():
     assert list(frame.columns) == ["x0", "x1", "x2"]
 
 
-def test_transform_names_missing_and_unexpected_columns(mixed_data):
+def test_transform_names_missing_and_ignores_unexpected_columns(mixed_data):
     X, _ = mixed_data
-    schema, _ = TableSchema.learn(X)
+    schema, frame = TableSchema.learn(X)
     with pytest.raises(ValueError, match="do not match the model: missing 'size'"):
         schema.transform(X.drop(columns="size"))
-    with pytest.raises(ValueError, match="unexpected 'extra'"):
-        schema.transform(X.assign(extra=1.0))
+    with pytest.warns(UserWarning, match="not fit on: 'extra'; they are ignored"):
+        out = schema.transform(X.assign(extra=1.0))
+    pd.testing.assert_frame_equal(out, frame)
 
 
 def test_transform_reorders_by_name_and_warns_on_unseen_category(mixed_data):

@@ -346,8 +346,7 @@ def _import_openml() -> Any:
         import openml
     except ImportError:
         raise ImportError(
-            "OpenML tasks need the openml package: pip install openml "
-            "(or pip install 'autoens[openml]')"
+            "OpenML tasks need the openml package: pip install 'autoens[benchmark]'"
         ) from None
     return openml
 

@@ -44,6 +44,9 @@ from autoens.benchmark.tasks import Task
 
 __all__ = ["Job", "RunError", "Unit", "make_jobs", "plan_units", "run_job"]
 
+#: The trial history of a replay search, next to its ``cache/`` (see _saved_search).
+SEARCH_DB = "study.db"
+
 
 class RunError(RuntimeError):
     """The run itself broke (not one unit): e.g. a worker process was killed."""
@@ -439,6 +442,7 @@ def _run_end_to_end(unit: Unit, suite: Suite, work: Path) -> dict[str, Any]:
                     suite, family, spec.search, spec.selector, unit.seed, learners
                 )
                 model.fit(X_train, y_train)
+                _check_not_interrupted(model)
                 scores = _scores(model, X_test, y_test)
             row["fit_time"] = time.perf_counter() - start
             row.update(scores)
@@ -450,6 +454,13 @@ def _run_end_to_end(unit: Unit, suite: Suite, work: Path) -> dict[str, Any]:
         buffer.write(f"{_now()} {row['status']} {unit.key}\n")
     row["finished_at"] = _now()
     return row
+
+
+def _check_not_interrupted(model: Any) -> None:
+    """A fit ended early by Ctrl-C is no result: the run stops (and is resumed by the
+    next one) rather than record, or save as complete, a truncated search."""
+    if getattr(model, "search_interrupted_", False):
+        raise KeyboardInterrupt("a search of the benchmark was interrupted (Ctrl-C)")
 
 
 def _search_dir(unit: Unit, work: Path) -> Path:
@@ -464,10 +475,17 @@ def _search_dir(unit: Unit, work: Path) -> Path:
 def _saved_search(
     unit: Unit, suite: Suite, work: Path, X: Any, y: Any, family: str
 ) -> tuple[Any, float]:
-    """The search of a replay group: loaded when saved, else run (reusing its cache).
+    """The search of a replay group: loaded when saved, else run (or resumed).
 
     Returns the fitted model (built with the ``single_best`` selector) and the
     seconds the search took when it was run.
+
+    The search keeps its candidates in a disk cache and its trial history in an
+    SQLite study next to it, so a search cut short (a kill, Ctrl-C) resumes: every
+    trial that had finished is read back, none is fitted again, and the trial budget
+    counts the trials of both runs. The cache alone would not be enough: with
+    parallel trials or a time budget, a fresh search does not propose the same
+    configurations again.
     """
     import joblib
 
@@ -476,7 +494,6 @@ def _saved_search(
     if model_file.is_file() and meta_file.is_file():
         meta = json.loads(meta_file.read_text())
         return joblib.load(model_file), float(meta["search_time"])
-    # else search (again): the disk cache keeps every candidate that had finished
     folder.mkdir(parents=True, exist_ok=True)
     model = _estimator(
         suite,
@@ -485,10 +502,12 @@ def _saved_search(
         "single_best",
         unit.seed,
         cache_dir=str((folder / "cache").resolve()),
+        storage=f"sqlite:///{(folder / SEARCH_DB).resolve()}",
     )
     start = time.perf_counter()
     model.fit(X, y)
     seconds = time.perf_counter() - start
+    _check_not_interrupted(model)
     fd, tmp = tempfile.mkstemp(prefix=".model.", dir=folder)
     os.close(fd)
     joblib.dump(model, tmp)

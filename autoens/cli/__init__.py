@@ -3,7 +3,9 @@
 Each subcommand lives in its own module exposing ``add_parser(subparsers)`` (which
 registers ``run`` as the parser's default) and ``run(args) -> int``. User errors raise
 :class:`autoens.cli._common.CLIError` and are reported on stderr as one line, with exit
-code 2; anything else is a bug and keeps its traceback.
+code 2; anything else is a bug and keeps its traceback. Ctrl-C ends a command with
+code 130 and one line (``autoens fit`` saves what its search finished and exits with
+3 on the first Ctrl-C; see ``fit.py``).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import sys
 
 from autoens import __version__
 from autoens.cli import benchmark, demo, fit, leaderboard, predict, reselect
-from autoens.cli._common import CLIError, HelpFormatter, short_warnings
+from autoens.cli._common import EXIT_SIGINT, CLIError, HelpFormatter, short_warnings
 
 __all__ = ["build_parser", "main"]
 
@@ -77,9 +79,10 @@ def main(argv: list[str] | None = None) -> int:
     except CLIError as exc:
         print(f"autoens {args.command}: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print(f"autoens {args.command}: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        why = f": {exc}" if str(exc) else ""
+        print(f"autoens {args.command}: interrupted{why}", file=sys.stderr)
+        return EXIT_SIGINT
     except BrokenPipeError:  # e.g. `autoens predict ... | head`: the reader left
         _silence_stdout()
         return 1

@@ -18,13 +18,24 @@ import tempfile
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-import numpy as np
-import pandas as pd
+from autoens._lazy import lazy_module
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+else:  # imported on first use: `autoens --help` stays fast (tests/test_install.py)
+    np = lazy_module("numpy")
+    pd = lazy_module("pandas")
 
 FORMAT_VERSION = 1
 """Version of the dict saved by ``autoens fit``; bump it when its keys change."""
+
+EXIT_INTERRUPTED = 3
+"""``autoens fit`` stopped by Ctrl-C; the model of the finished trials was saved."""
+EXIT_SIGINT = 130
+"""Stopped by Ctrl-C with nothing saved (a second Ctrl-C, or no trial had finished)."""
 
 
 class CLIError(Exception):
@@ -167,6 +178,43 @@ def unknown_column_message(column: str, columns: Sequence[str], path: str) -> st
     if close:
         message += f" (did you mean {close[0]!r}?)"
     return f"{message}. Its columns are: {describe_columns(columns)}"
+
+
+def _nearest_existing(path: Path) -> Path | None:
+    """``path`` or its nearest ancestor that exists."""
+    return next((p for p in (path, *path.parents) if p.exists()), None)
+
+
+def check_writable_folder(folder: str | os.PathLike[str], label: str) -> None:
+    """A one-line ``CLIError`` (naming ``label``, e.g. ``--out model.joblib``) when
+    ``folder`` cannot be created or written to; nothing is created.
+
+    For a path a command writes only at its end (``autoens fit --out``): a file in
+    the way is said before the fit, not after it as a traceback.
+    """
+    existing = _nearest_existing(Path(folder).absolute())
+    if existing is None:
+        return
+    if not existing.is_dir():
+        raise CLIError(
+            f"{label} cannot be written: a file is in the way, where a folder is "
+            f"needed ({existing})"
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise CLIError(f"{label} cannot be written: permission denied ({existing})")
+
+
+def make_folder(folder: str | os.PathLike[str], label: str, role: str) -> None:
+    """Create ``folder`` now, or raise a one-line ``CLIError`` naming ``label``."""
+    try:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        existing = _nearest_existing(Path(folder).absolute())
+        if existing is not None and not existing.is_dir():
+            reason = f"a file is in the way, where a folder is needed ({existing})"
+        else:
+            reason = exc.strerror or str(exc)
+        raise CLIError(f"{label} cannot be used as {role}: {reason}") from None
 
 
 def save_bundle(estimator: Any, target: str, path: str) -> Path:

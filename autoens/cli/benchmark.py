@@ -12,7 +12,13 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from autoens.cli._common import CLIError, HelpFormatter, positive_float, positive_int
+from autoens.cli._common import (
+    CLIError,
+    HelpFormatter,
+    make_folder,
+    positive_float,
+    positive_int,
+)
 
 DESCRIPTION = """\
 Benchmark autoens methods (search strategy + selector, or a baseline) over a suite
@@ -162,6 +168,7 @@ def report(args: argparse.Namespace) -> int:
             f"no rows.jsonl in {args.results}: run `autoens benchmark run SUITE.toml "
             f"--out {args.results}` first"
         )
+    _require_benchmark_extra()
     from autoens.benchmark.report import format_summary, report_results
 
     try:
@@ -173,7 +180,18 @@ def report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _require_benchmark_extra() -> None:
+    """A one-line error naming ``autoens[benchmark]`` when its packages are missing."""
+    from autoens._extras import MissingExtraError, require_extra
+
+    try:
+        require_extra("benchmark", "autoens benchmark")
+    except MissingExtraError as exc:
+        raise CLIError(str(exc)) from None
+
+
 def run(args: argparse.Namespace) -> int:
+    _require_benchmark_extra()
     from autoens.benchmark.runner import RunError, run_suite
     from autoens.benchmark.suite import SuiteError, load_suite
 
@@ -194,6 +212,8 @@ def run(args: argparse.Namespace) -> int:
     except SuiteError as exc:
         raise CLIError(str(exc)) from None
     out = args.out if args.out is not None else f"results/{suite.name}"
+    label = f"--out {out}" if args.out is not None else f"{out} (default --out)"
+    make_folder(out, label, "the results folder")
     try:
         summary = run_suite(
             suite,

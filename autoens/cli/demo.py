@@ -5,10 +5,16 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
+from autoens._lazy import lazy_module
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+else:  # imported on first use: `autoens --help` stays fast (tests/test_install.py)
+    np = lazy_module("numpy")
+    pd = lazy_module("pandas")
 
 from autoens.cli._common import (
     CLIError,

@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
+from autoens._lazy import lazy_module
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+else:  # imported on first use: `autoens --help` stays fast (tests/test_install.py)
+    np = lazy_module("numpy")
+    pd = lazy_module("pandas")
 
 from autoens.cli._common import (
+    EXIT_INTERRUPTED,
     CLIError,
     HelpFormatter,
+    check_writable_folder,
     ensemble_summary,
     fold_count,
     leaderboard_text,
@@ -39,6 +48,12 @@ booleans is classification; a numeric target is regression when some value has a
 fractional part (e.g. 3.7) or when it has more than 20 distinct whole numbers, and
 classification otherwise (e.g. 0/1, or ratings 1-5). The chosen task and the reason
 are printed; pass --task to override.
+
+Ctrl-C during the search stops it: the running trials are stopped, the ensemble is
+built from the trials that finished, the model is saved and the exit code is 3 (with
+--cache-dir and --storage, the same command later continues the search). A second
+Ctrl-C aborts at once without saving (exit code 130), as does a Ctrl-C before any
+trial finished.
 """
 
 DEFAULT_N_TRIALS = 50
@@ -51,6 +66,14 @@ examples:
   autoens fit train.csv --target class --cache-dir cache/  # reruns reuse trials
   autoens fit houses.csv --target price --metric mae      # regression (auto-detected)
   autoens fit survey.csv --target rating --task regression
+  autoens fit claims.csv --target fraud --sample-weight exposure
+
+exit codes:
+  0  the model was saved
+  1  no candidate finished within the budget (nothing saved)
+  2  an input error: file, column, option value (nothing saved)
+  3  interrupted by Ctrl-C: the model of the trials that finished was saved
+  130  interrupted by a second Ctrl-C, or before any trial finished (nothing saved)
 """
 
 TASK_CHOICES = ("auto", "classification", "regression")
@@ -81,6 +104,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="classification or regression; auto: text or boolean targets are "
         "classes, numbers with a fractional part or more than 20 distinct values "
         "are regression, other whole numbers are classes (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--sample-weight",
+        metavar="COL",
+        help="column of row weights (non-negative numbers, not a feature): learners "
+        "that accept weights, trial scores and the selector use them",
     )
     budget = parser.add_argument_group("budget")
     budget.add_argument(
@@ -251,12 +280,73 @@ def check_target(y: Any, target: str, path: str, family: str = "classification")
     return y
 
 
+def check_options(args: argparse.Namespace) -> None:
+    """--storage, --cache-dir and --out, before the data is read: a bad one is a
+    one-line error naming the option (the cache folder is created here; the model's
+    folder only when the model is saved)."""
+    from autoens.cache import make_cache_dir
+    from autoens.search.storage import check_storage
+
+    try:
+        check_storage(args.storage, name="--storage")
+        if args.cache_dir is not None:
+            make_cache_dir(args.cache_dir, name="--cache-dir")
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+    if Path(args.out).is_dir():
+        raise CLIError(f"--out is a directory, expected a file name: {args.out}")
+    check_writable_folder(Path(args.out).parent, f"--out {args.out}")
+
+
+def option_names(message: str, args: argparse.Namespace) -> str:
+    """``message`` with the estimator's parameter (``storage='URL'``, as when a
+    database server refuses the connection) named as the option the user typed."""
+    for param, option in (("storage", "--storage"), ("cache_dir", "--cache-dir")):
+        value = getattr(args, param)
+        if isinstance(value, str) and message.startswith(f"{param}={value!r}"):
+            return f"{option} {value}{message[len(f'{param}={value!r}') :]}"
+    return message
+
+
+def sample_weight_column(frame: Any, args: argparse.Namespace) -> Any:
+    """The ``--sample-weight`` column as float64 values, or None without it."""
+    column = getattr(args, "sample_weight", None)
+    if column is None:
+        return None
+    if column not in frame.columns:
+        raise CLIError(unknown_column_message(column, frame.columns, args.train))
+    if column == args.target:
+        raise CLIError(f"--sample-weight {column}: the target cannot be the weights")
+    values = frame[column]
+    if values.isna().any():
+        raise CLIError(
+            f"--sample-weight {column}: {int(values.isna().sum())} row(s) have no "
+            "weight; give every row one (0 leaves a row out of the scores)"
+        )
+    try:
+        weights = values.to_numpy(dtype="float64")
+    except (TypeError, ValueError):
+        raise CLIError(
+            f"--sample-weight {column}: the column must hold numbers"
+        ) from None
+    if (weights < 0).any() or not weights.sum() > 0 or not np.isfinite(weights).all():
+        raise CLIError(
+            f"--sample-weight {column}: weights must be finite, non-negative and "
+            "not all zero"
+        )
+    return weights
+
+
 def run(args: argparse.Namespace) -> int:
+    check_options(args)
     frame = read_csv(args.train)
     if args.target not in frame.columns:
         raise CLIError(unknown_column_message(args.target, frame.columns, args.train))
     y = frame[args.target]
-    X = frame.drop(columns=[args.target])
+    weights = sample_weight_column(frame, args)
+    X = frame.drop(
+        columns=[args.target, *([args.sample_weight] if weights is not None else [])]
+    )
     if X.shape[1] == 0:
         raise CLIError(f"{args.train} has no feature columns besides the target")
     family, reason = choose_task(y, args.task)
@@ -301,9 +391,9 @@ def run(args: argparse.Namespace) -> int:
     )
     try:
         with log_to_stderr(args.verbose):
-            estimator.fit(X, y)
+            estimator.fit(X, y, sample_weight=weights)
     except ValueError as exc:  # the estimator's input/parameter validation
-        raise CLIError(str(exc)) from None
+        raise CLIError(option_names(str(exc), args)) from None
     except SearchError as exc:  # no candidate finished within the budget
         raise CLIError(str(exc), exit_code=1) from None
     out = save_bundle(estimator, args.target, args.out)
@@ -317,4 +407,12 @@ def run(args: argparse.Namespace) -> int:
     if candidates:
         print(f"\nselectors tried by auto (inner CV):\n{candidates}")
     print(f"\nModel written to {out}")
+    if getattr(estimator, "search_interrupted_", False):
+        print(
+            f"autoens fit: the search was interrupted; the model holds the "
+            f"{int((estimator.leaderboard_['status'] == 'ok').sum())} trial(s) that "
+            f"finished (exit code {EXIT_INTERRUPTED})",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
     return 0

@@ -5,9 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+from autoens._lazy import lazy_module
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:  # imported on first use: `autoens --help` stays fast (tests/test_install.py)
+    pd = lazy_module("pandas")
 
 from autoens.cli._common import (
     CLIError,

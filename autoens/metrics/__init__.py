@@ -3,20 +3,27 @@
 :func:`get_metric` resolves a user's ``metric=``: a canonical loss name, a
 scikit-learn scorer name with a built-in equivalent (``"neg_log_loss"``,
 ``"neg_root_mean_squared_error"``, ...), or any other scikit-learn scorer name, which
-is scored through scikit-learn itself (``scorer.py``).
+is scored through scikit-learn itself (``scorer.py``). Every loss takes an optional
+``sample_weight`` (:func:`check_sample_weight` says which weights are valid).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from autoens.metrics.base import Metric, check_labels
+from autoens.metrics.base import Metric, check_labels, check_sample_weight
 from autoens.metrics.classification import CLASSIFICATION_METRICS
 from autoens.metrics.regression import REGRESSION_METRICS
 from autoens.metrics.scorer import is_scorer_name, scorer_metric
 from autoens.task import ClassificationTask
 
-__all__ = ["METRIC_NAMES", "Metric", "check_labels", "get_metric"]
+__all__ = [
+    "METRIC_NAMES",
+    "Metric",
+    "check_labels",
+    "check_sample_weight",
+    "get_metric",
+]
 
 _METRICS: dict[str, Metric] = {
     m.name: m for m in (*CLASSIFICATION_METRICS, *REGRESSION_METRICS)

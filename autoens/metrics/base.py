@@ -10,6 +10,14 @@ column, binary ROC AUC the positive column, multiclass ROC AUC goes class-major)
 commutes with the element-wise arithmetic that builds candidate ensembles, and a
 selector can build candidates on the smaller, better laid-out array with bit-identical
 results.
+
+Sample weights: ``loss``, ``loss_single`` and ``loss_reduced`` take an optional
+``sample_weight`` (one non-negative weight per row, see :func:`check_sample_weight`)
+and then compute the weighted loss as scikit-learn's metric with ``sample_weight=``
+does. ``reduce`` never sees weights (it only gathers entries), and ``None`` runs the
+unweighted code unchanged, so results without weights are bit for bit what they were.
+A loss is weighted by its own function (``_weighted_loss``): a custom Metric without
+one refuses weights instead of ignoring them.
 """
 
 from __future__ import annotations
@@ -22,10 +30,11 @@ import numpy as np
 
 from autoens.task import ClassificationTask
 
-__all__ = ["Metric", "check_labels", "identity"]
+__all__ = ["Metric", "check_labels", "check_sample_weight", "identity"]
 
 _ReduceFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 _LossFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
+_WeightedLossFn = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
 # Elements of E handled per chunk by ``Metric.loss`` (16M float32 = 64 MB).
 _CHUNK_ELEMENTS = 1 << 24
@@ -49,6 +58,16 @@ class Metric:
     task: Any = field(default=ClassificationTask, repr=False, compare=False)
     #: A higher-is-better score is ``score_offset - loss`` (1 for AUC, accuracy, R²).
     score_offset: float = field(default=1.0, repr=False, compare=False)
+    #: ``(y, R, w) -> losses``: the loss with validated sample weights ``w`` (float64,
+    #: non-negative, positive sum); None if the metric cannot weight rows.
+    _weighted_loss: _WeightedLossFn | None = field(
+        default=None, repr=False, compare=False
+    )
+
+    @property
+    def supports_sample_weight(self) -> bool:
+        """Whether the loss can weight rows (every built-in metric can)."""
+        return self._weighted_loss is not None
 
     def check_target(self, y: Any, n_samples: int, n_outputs: int) -> np.ndarray:
         """``y`` validated for predictions of ``n_samples`` rows × ``n_outputs``."""
@@ -58,12 +77,15 @@ class Metric:
         """A prediction tensor (n_models, n_samples, n_outputs) validated as float32."""
         return self.task.check_predictions(P)
 
-    def loss(self, y: np.ndarray, E: np.ndarray) -> np.ndarray:
+    def loss(
+        self, y: np.ndarray, E: np.ndarray, sample_weight: Any = None
+    ) -> np.ndarray:
         """Losses of ``K`` candidate ensembles (lower is better).
 
         ``y``: (N,) targets (class indices in [0, C) for classification); ``E``:
-        (K, N, C), used as float32 (the dtype of prediction tensors). Returns (K,)
-        float64. Large batches are processed in chunks of models so memory stays
+        (K, N, C), used as float32 (the dtype of prediction tensors); ``sample_weight``:
+        None or (N,) row weights (validated by :func:`check_sample_weight`). Returns
+        (K,) float64. Large batches are processed in chunks of models so memory stays
         bounded.
         """
         E = np.asarray(E, dtype=np.float32)
@@ -76,23 +98,29 @@ class Metric:
         if not np.isfinite(E).all():
             raise ValueError("E contains NaN or infinite values.")
         n_models, n_samples, n_classes = E.shape
+        w = self.check_sample_weight(sample_weight, n_samples)
         out = np.empty(n_models, dtype=np.float64)
         step = max(1, _CHUNK_ELEMENTS // max(1, n_samples * n_classes))
         for start in range(0, n_models, step):
             stop = min(start + step, n_models)
-            out[start:stop] = self._loss(y, self._reduce(y, E[start:stop]))
+            out[start:stop] = self.loss_reduced(
+                y, self._reduce(y, E[start:stop]), sample_weight=w
+            )
         return out
 
     __call__ = loss
 
-    def loss_single(self, y: np.ndarray, P: np.ndarray) -> float:
-        """Loss of one prediction matrix ``P`` of shape (N, C)."""
+    def loss_single(
+        self, y: np.ndarray, P: np.ndarray, sample_weight: Any = None
+    ) -> float:
+        """Loss of one prediction matrix ``P`` of shape (N, C) (``sample_weight``: as
+        in :meth:`loss`)."""
         P = np.asarray(P, dtype=np.float32)
         if P.ndim != 2:
             raise ValueError(
                 f"P must have shape (n_samples, n_classes), got {P.shape}."
             )
-        return float(self.loss(y, P[None])[0])
+        return float(self.loss(y, P[None], sample_weight)[0])
 
     def reduce(self, y: np.ndarray, E: np.ndarray) -> np.ndarray:
         """Gather the entries of ``E`` (K, N, C) that the loss reads; first axis kept.
@@ -118,12 +146,34 @@ class Metric:
             R[start : start + step] = self.reduce(y, P[start : start + step])
         return R
 
-    def loss_reduced(self, y: np.ndarray, R: np.ndarray) -> np.ndarray:
+    def loss_reduced(
+        self, y: np.ndarray, R: np.ndarray, sample_weight: np.ndarray | None = None
+    ) -> np.ndarray:
         """Losses from ``R = reduce(y, E)``: the selectors' hot path (no validation).
 
-        ``R`` must be finite float32 with the layout ``reduce`` returns.
+        ``R`` must be finite float32 with the layout ``reduce`` returns;
+        ``sample_weight`` None or weights already checked by
+        :meth:`check_sample_weight` (selectors check once per fit).
         """
-        return self._loss(y, R)
+        if sample_weight is None:
+            return self._loss(y, R)
+        if self._weighted_loss is None:
+            raise ValueError(self._no_weights_message())
+        return self._weighted_loss(y, R, sample_weight)
+
+    def check_sample_weight(self, sample_weight: Any, n_samples: int) -> Any:
+        """:func:`check_sample_weight`, plus a clear error when this metric cannot
+        weight rows."""
+        w = check_sample_weight(sample_weight, n_samples)
+        if w is not None and self._weighted_loss is None:
+            raise ValueError(self._no_weights_message())
+        return w
+
+    def _no_weights_message(self) -> str:
+        return (
+            f"metric {self.name!r} does not support sample_weight (it was built "
+            "without a weighted loss); use a built-in metric or pass no weights."
+        )
 
     def to_score(self, loss: float) -> float:
         """The user-facing score (``score_name``) of a loss value."""
@@ -135,6 +185,36 @@ class Metric:
 def check_labels(y: np.ndarray, n_samples: int, n_classes: int) -> np.ndarray:
     """Validate class indices: 1-D integers in [0, n_classes) of length n_samples."""
     return ClassificationTask.check_target(y, n_samples, n_classes)
+
+
+def check_sample_weight(sample_weight: Any, n_samples: int) -> np.ndarray | None:
+    """Row weights as a float64 (n_samples,) array, or None for no weights.
+
+    Raises ``ValueError`` unless they are 1-D, one per row, finite, non-negative and
+    of positive sum: every weighted loss divides by the total weight.
+    """
+    if sample_weight is None:
+        return None
+    try:
+        w = np.asarray(sample_weight, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(
+            "sample_weight must be numeric: one non-negative weight per row."
+        ) from None
+    if w.ndim != 1 or w.shape[0] != n_samples:
+        raise ValueError(
+            f"sample_weight must be 1-D with one weight per row ({n_samples}), got "
+            f"shape {w.shape}."
+        )
+    if not np.isfinite(w).all():
+        raise ValueError("sample_weight contains NaN or infinite values.")
+    if (w < 0).any():
+        raise ValueError("sample_weight must be non-negative; got a negative weight.")
+    if not w.sum() > 0.0:
+        raise ValueError(
+            "sample_weight is all zero: at least one row needs a positive weight."
+        )
+    return w
 
 
 def identity(y: np.ndarray, E: np.ndarray) -> np.ndarray:

@@ -4,6 +4,12 @@ Each loss agrees with scikit-learn's metric on the same float32 input: log loss 
 Brier repeat its float32 arithmetic step for step (bit-identical), error rates are
 exactly 1 - its (balanced) accuracy, and ROC AUC is an exact Mann–Whitney count (a tie
 counts one half) that matches its trapezoidal area to ~1e-15.
+
+Each has a weighted twin (``sample_weight``, as scikit-learn's metric with
+``sample_weight=``): weighted means for log loss, Brier and the error rate, weighted
+per-class recall for the balanced error rate (a class whose rows weigh 0 drops out, as
+scikit-learn drops it), and for ROC AUC the weighted Mann–Whitney statistic in
+:mod:`autoens.metrics.weighted_auc`. The unweighted functions are not touched by it.
 """
 
 from __future__ import annotations
@@ -12,10 +18,12 @@ import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 
 from autoens.metrics.base import Metric, identity
+from autoens.metrics.weighted_auc import weighted_auc
 
 __all__ = ["CLASSIFICATION_METRICS"]
 
@@ -97,6 +105,33 @@ def _brier(y: np.ndarray, R: np.ndarray) -> np.ndarray:
     return out.astype(np.float64)
 
 
+def _weighted_mean(values: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Row-weighted means (K,) float64 of (K, N) values, as ``numpy.average`` (which
+    scikit-learn uses): the product and sum in float64, then divided by ``sum(w)``.
+
+    Weighted losses reduce with ``np.sum`` per row, never ``@`` or ``einsum`` (whose
+    order of summation can depend on the batch's shape), so a candidate's loss does
+    not depend on the batch it is scored in."""
+    return (values.astype(np.float64) * w).sum(axis=1) / w.sum()
+
+
+def _weighted_log_loss(y: np.ndarray, R: np.ndarray, w: np.ndarray) -> np.ndarray:
+    # As the unweighted loss (float32 clip and log), then scikit-learn's weighted mean.
+    eps = np.finfo(np.float32).eps
+    p = np.clip(R, eps, np.float32(1.0) - eps)
+    np.log(p, out=p)
+    return -_weighted_mean(p, w)
+
+
+def _weighted_brier(y: np.ndarray, R: np.ndarray, w: np.ndarray) -> np.ndarray:
+    n_classes = R.shape[2]
+    onehot = np.eye(n_classes, dtype=np.float32)[y]
+    d = onehot[None] - R
+    np.multiply(d, d, out=d)
+    out = _weighted_mean(d.sum(axis=2), w)
+    return out * 0.5 if n_classes < 3 else out
+
+
 # --- label metrics --------------------------------------------------------------------
 
 
@@ -118,6 +153,25 @@ def _balanced_error_rate(y: np.ndarray, R: np.ndarray) -> np.ndarray:
     return 1.0 - recall.mean(axis=1)
 
 
+def _weighted_error_rate(y: np.ndarray, R: np.ndarray, w: np.ndarray) -> np.ndarray:
+    return 1.0 - _weighted_mean(_argmax_labels(R) == y, w)
+
+
+def _weighted_balanced_error_rate(
+    y: np.ndarray, R: np.ndarray, w: np.ndarray
+) -> np.ndarray:
+    # Weighted recall per class, averaged over the classes whose rows weigh more than
+    # 0 (scikit-learn's confusion matrix then has a zero row, and it drops the class).
+    n_classes = R.shape[2]
+    class_weight = np.bincount(y, weights=w, minlength=n_classes)
+    correct = _argmax_labels(R) == y
+    recall = [
+        _weighted_mean(correct, np.where(y == c, w, 0.0))
+        for c in np.flatnonzero(class_weight > 0)  # a few classes, not rows
+    ]
+    return 1.0 - np.mean(recall, axis=0)
+
+
 # --- ROC AUC --------------------------------------------------------------------------
 
 
@@ -129,7 +183,7 @@ def _roc_auc_reduce(y: np.ndarray, E: np.ndarray) -> np.ndarray:
 
 
 def _roc_auc_loss(y: np.ndarray, R: np.ndarray) -> np.ndarray:
-    n_models, n_columns, n_samples = R.shape
+    _, n_columns, n_samples = R.shape
     classes = [1] if n_columns == 1 else list(range(n_columns))
     counts = np.bincount(y, minlength=max(2, n_columns))
     if n_columns == 1 and counts[:2].min() == 0:
@@ -144,19 +198,67 @@ def _roc_auc_loss(y: np.ndarray, R: np.ndarray) -> np.ndarray:
             f"{'no' if counts[bad[0]] == 0 else 'only'} samples in y. Every class "
             "needs at least one positive and one negative sample."
         )
+    auc = _per_class_auc(
+        R, y, classes, lambda r, label, out: _AucTask(r, label.astype(np.int32), out)
+    )
+    # sklearn's macro average: the mean of the per-class AUCs.
+    return 1.0 - auc.mean(axis=1)
+
+
+def _per_class_auc(
+    R: np.ndarray, y: np.ndarray, classes: list[int], make_task: Callable[..., Any]
+) -> np.ndarray:
+    """AUC of each model (rows of ``R``) for each class of ``classes``: (n_models,
+    n_classes), computed by ``make_task(R_chunk, is_class, out_chunk)`` tasks over
+    chunks of models, spread over the threads."""
+    n_models, _, n_samples = R.shape
     auc = np.empty((n_models, len(classes)), dtype=np.float64)
     rows = max(1, _TASK_ELEMENTS // max(1, n_samples))
     if len(classes) * -(-n_models // rows) < _N_THREADS and n_models >= _N_THREADS:
         rows = -(-n_models // _N_THREADS)
     tasks = []
     for j, c in enumerate(classes):
-        label = (y == c).astype(np.int32)
+        label = y == c
         for start in range(0, n_models, rows):
             stop = min(start + rows, n_models)
-            tasks.append(_AucTask(R[start:stop, j], label, auc[start:stop, j]))
+            tasks.append(make_task(R[start:stop, j], label, auc[start:stop, j]))
     _run_tasks(tasks)
-    # sklearn's macro average: the mean of the per-class AUCs.
+    return auc
+
+
+def _weighted_roc_auc_loss(y: np.ndarray, R: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """1 - weighted ROC AUC (binary, or one-vs-rest macro over class-major ``R``)."""
+    n_columns = R.shape[1]
+    classes = [1] if n_columns == 1 else list(range(n_columns))
+    class_weight = np.bincount(y, weights=w, minlength=max(2, n_columns))
+    total = float(class_weight.sum())
+    for c in classes:
+        if class_weight[c] == 0.0 or class_weight[c] >= total:
+            which = "positive" if class_weight[c] == 0.0 else "negative"
+            raise ValueError(
+                f"ROC AUC is undefined: class {c} has no {which} sample with a "
+                "positive sample_weight (the weighted AUC needs both)."
+            )
+    auc = _per_class_auc(
+        R,
+        y,
+        classes,
+        lambda r, label, out: _WeightedAucTask(r, label.astype(np.int64), w, out),
+    )
     return 1.0 - auc.mean(axis=1)
+
+
+class _WeightedAucTask:
+    """:func:`~autoens.metrics.weighted_auc.weighted_auc` of a block of rows, written
+    into ``out`` (a pool task, as :class:`_AucTask`)."""
+
+    def __init__(
+        self, scores: np.ndarray, label: np.ndarray, w: np.ndarray, out: np.ndarray
+    ) -> None:
+        self.scores, self.label, self.w, self.out = scores, label, w, out
+
+    def __call__(self) -> None:
+        self.out[:] = weighted_auc(self.scores, self.label, self.w)
 
 
 class _AucTask:
@@ -284,11 +386,39 @@ def _tied_pairs(keys: np.ndarray, rows: np.ndarray, last_neg: np.ndarray) -> np.
 
 
 CLASSIFICATION_METRICS: tuple[Metric, ...] = (
-    Metric("roc_auc", "roc_auc", True, _roc_auc_reduce, _roc_auc_loss),
-    Metric("log_loss", "log_loss", False, _true_class, _log_loss),
-    Metric("brier", "brier_score", False, identity, _brier),
-    Metric("error_rate", "accuracy", True, identity, _error_rate),
     Metric(
-        "balanced_error_rate", "balanced_accuracy", True, identity, _balanced_error_rate
+        "roc_auc",
+        "roc_auc",
+        True,
+        _roc_auc_reduce,
+        _roc_auc_loss,
+        _weighted_loss=_weighted_roc_auc_loss,
+    ),
+    Metric(
+        "log_loss",
+        "log_loss",
+        False,
+        _true_class,
+        _log_loss,
+        _weighted_loss=_weighted_log_loss,
+    ),
+    Metric(
+        "brier", "brier_score", False, identity, _brier, _weighted_loss=_weighted_brier
+    ),
+    Metric(
+        "error_rate",
+        "accuracy",
+        True,
+        identity,
+        _error_rate,
+        _weighted_loss=_weighted_error_rate,
+    ),
+    Metric(
+        "balanced_error_rate",
+        "balanced_accuracy",
+        True,
+        identity,
+        _balanced_error_rate,
+        _weighted_loss=_weighted_balanced_error_rate,
     ),
 )

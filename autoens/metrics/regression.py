@@ -2,7 +2,10 @@
 
 A prediction tensor of a regression task is ``(K, n_samples, 1)`` float32; each loss is
 computed in float64 against the float64 target, as scikit-learn does when it is given
-float32 predictions, and agrees with its metric to float precision.
+float32 predictions, and agrees with its metric to float precision. With
+``sample_weight`` each is scikit-learn's weighted metric: weighted means of squared or
+absolute errors, and for R² the weighted SSE over the weighted spread around the
+weighted mean (``r2_score(..., sample_weight=w)``).
 """
 
 from __future__ import annotations
@@ -44,9 +47,71 @@ def _r2_loss(y: np.ndarray, R: np.ndarray) -> np.ndarray:
     return sse / sst
 
 
+def _weighted_sum(values: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """``values @ w`` as a per-row ``np.sum`` (its order does not depend on the
+    batch's shape, as a BLAS product's can), so a candidate's loss does not depend
+    on the batch it is scored in."""
+    return (values * w).sum(axis=1)
+
+
+def _weighted_mse(y: np.ndarray, R: np.ndarray, w: np.ndarray) -> np.ndarray:
+    e = _errors(y, R)
+    return _weighted_sum(e * e, w) / w.sum()
+
+
+def _weighted_rmse(y: np.ndarray, R: np.ndarray, w: np.ndarray) -> np.ndarray:
+    return np.sqrt(_weighted_mse(y, R, w))
+
+
+def _weighted_mae(y: np.ndarray, R: np.ndarray, w: np.ndarray) -> np.ndarray:
+    return _weighted_sum(np.abs(_errors(y, R)), w) / w.sum()
+
+
+def _weighted_r2_loss(y: np.ndarray, R: np.ndarray, w: np.ndarray) -> np.ndarray:
+    e = _errors(y, R)
+    sse = _weighted_sum(e * e, w)
+    centred = y - (y @ w) / w.sum()
+    sst = float((centred * centred) @ w)
+    if sst == 0.0:
+        return np.where(sse == 0.0, 0.0, 1.0)
+    return sse / sst
+
+
 REGRESSION_METRICS: tuple[Metric, ...] = (
-    Metric("rmse", "rmse", False, identity, _rmse, RegressionTask),
-    Metric("mse", "mse", False, identity, _mse, RegressionTask),
-    Metric("mae", "mae", False, identity, _mae, RegressionTask),
-    Metric("r2_loss", "r2", True, identity, _r2_loss, RegressionTask),
+    Metric(
+        "rmse",
+        "rmse",
+        False,
+        identity,
+        _rmse,
+        RegressionTask,
+        _weighted_loss=_weighted_rmse,
+    ),
+    Metric(
+        "mse",
+        "mse",
+        False,
+        identity,
+        _mse,
+        RegressionTask,
+        _weighted_loss=_weighted_mse,
+    ),
+    Metric(
+        "mae",
+        "mae",
+        False,
+        identity,
+        _mae,
+        RegressionTask,
+        _weighted_loss=_weighted_mae,
+    ),
+    Metric(
+        "r2_loss",
+        "r2",
+        True,
+        identity,
+        _r2_loss,
+        RegressionTask,
+        _weighted_loss=_weighted_r2_loss,
+    ),
 )

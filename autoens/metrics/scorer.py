@@ -6,7 +6,8 @@ one of them (``"f1_macro"``, ``"matthews_corrcoef"``, ``"neg_median_absolute_err
 it a stand-in estimator whose predictions are the candidate's. Only the public scorer
 API is used (``sklearn.metrics.get_scorer``), so the scorer decides which response
 (labels, probabilities, decision values) it reads. Slower than the built-ins, exact by
-construction.
+construction. Sample weights go to the scorer (``scorer(..., sample_weight=w)``); a
+scorer whose metric takes none is refused with a ``ValueError``.
 """
 
 from __future__ import annotations
@@ -62,8 +63,11 @@ class _ScorerLoss:
     def __init__(self, name: str, family: str) -> None:
         self.name, self.family = name, family
 
-    def __call__(self, y: np.ndarray, R: np.ndarray) -> np.ndarray:
+    def __call__(
+        self, y: np.ndarray, R: np.ndarray, sample_weight: np.ndarray | None = None
+    ) -> np.ndarray:
         scorer = get_scorer(self.name)
+        kwargs = {} if sample_weight is None else {"sample_weight": sample_weight}
         rows = np.arange(R.shape[1])[:, None]
         out = np.empty(R.shape[0], dtype=np.float64)
         for k in range(R.shape[0]):  # the generic path: one scorer call per candidate
@@ -72,7 +76,15 @@ class _ScorerLoss:
                 stand_in: BaseEstimator = _FixedRegressor(candidate[:, 0])
             else:
                 stand_in = _FixedClassifier(candidate)
-            out[k] = -float(scorer(stand_in, rows, y))
+            try:
+                out[k] = -float(scorer(stand_in, rows, y, **kwargs))
+            except TypeError as exc:
+                if sample_weight is None or "sample_weight" not in str(exc):
+                    raise
+                raise ValueError(
+                    f"the scikit-learn scorer {self.name!r} does not accept "
+                    "sample_weight; choose a metric that does, or pass no weights."
+                ) from None
         return out
 
 
@@ -81,13 +93,16 @@ def scorer_metric(name: str, task: Any) -> Metric:
 
     The loss is the negated scorer value (scorers are higher-is-better), and the
     score users see is the scorer's own value.
+    Weighted losses pass ``sample_weight`` to the scorer.
     """
+    loss = _ScorerLoss(name, task.family)
     return Metric(
         name=name,
         score_name=name,
         greater_is_better=True,
         _reduce=identity,
-        _loss=_ScorerLoss(name, task.family),
+        _loss=loss,
         task=task,
         score_offset=0.0,
+        _weighted_loss=loss,
     )

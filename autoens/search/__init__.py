@@ -5,10 +5,14 @@ RDB ``storage`` that makes a run resumable), the sampler or proposer of the chos
 strategy and the trial executor, then runs the ask → evaluate → cache.put → tell loop.
 Everything a trial produces goes into the prediction cache; the returned
 :class:`~autoens.trials.TrialRecord` list is metadata.
+
+A first Ctrl-C (SIGINT) ends the search early and keeps every finished trial (see
+``interrupt.py``); the returned list then says ``interrupted``.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,13 +27,29 @@ from autoens.metrics import Metric
 from autoens.search.evaluate import Evaluator, evaluate_config
 from autoens.search.executors import resolve_n_jobs
 from autoens.search.loop import Budget, SearchLoop, open_study, quiet_optuna
+from autoens.search.storage import check_storage, open_error
 from autoens.search.strategies import SEARCH_STRATEGIES, make_proposer, make_sampler
-from autoens.space import FeatureTypes, LearnerSpec
+from autoens.space import FeatureTypes, LearnerSpec, accepts_sample_weight
 from autoens.trials import TrialRecord
 
-__all__ = ["SEARCH_STRATEGIES", "Budget", "run_search", "study_name"]
+__all__ = [
+    "SEARCH_STRATEGIES",
+    "Budget",
+    "SearchRecords",
+    "check_storage",
+    "run_search",
+    "study_name",
+]
 
-_FINISHED = (TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED)
+# Trials of an earlier run that count towards n_trials (RUNNING ones were left by a
+# run that died; the loop takes them over).
+_SPENT = (TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED, TrialState.RUNNING)
+
+
+class SearchRecords(list[TrialRecord]):
+    """The records of a search, and whether a Ctrl-C ended it early."""
+
+    interrupted: bool = False
 
 
 def study_name(folds: Folds, metric: Metric) -> str:
@@ -56,23 +76,42 @@ def run_search(
     random_state: int = 0,
     callbacks: Sequence[BaseCallback] = (),
     evaluate: Evaluator = evaluate_config,
-) -> list[TrialRecord]:
+    sample_weight: np.ndarray | None = None,
+) -> SearchRecords:
     """Search ``specs`` on the shared ``folds`` until ``budget`` is spent.
 
     ``portfolio`` configs are tried first (warm start), then ``search`` proposes
     (``"tpe"``, ``"random"``, ``"divbo"``, ``"bo"`` or a proposer object). Returns one
     record per trial; the predictions and fold models of the ``ok`` ones are in
     ``cache``.
+
+    ``sample_weight`` (validated row weights, or None; ``folds`` must have been made
+    with them so the cache keys differ) weights every fold model's training rows and
+    every trial's loss; a ``UserWarning`` names the learners that cannot weight rows
+    (they fit unweighted, their losses are still weighted).
+
+    A ``storage`` that cannot be opened is a ``ValueError`` naming it, before any
+    trial runs. A first Ctrl-C stops the search: the running trials are stopped
+    (``cancelled``), a ``UserWarning`` says how many finished, and the records come
+    back with ``interrupted`` set; with none usable, ``KeyboardInterrupt`` is raised.
+    A second Ctrl-C raises ``KeyboardInterrupt`` at once.
     """
+    check_storage(storage)
+    if sample_weight is not None:
+        _warn_unweighted_learners(specs, feature_types)
     name = study_name(folds, metric)
-    study = open_study(storage, name, make_sampler(search, random_state), portfolio)
+    try:
+        study = open_study(storage, name, make_sampler(search, random_state), portfolio)
+    except Exception as exc:
+        error = open_error(storage, exc)
+        if error is None:
+            raise
+        raise error from None
     # A resumed study: a sampler seeded as in the first run would propose that run's
     # configurations again (all answered from the cache, budget spent on nothing), so
     # proposals continue from a seed that also counts the finished trials. Learners
     # keep the fit's seed.
-    proposal_seed = random_state + len(
-        study.get_trials(deepcopy=False, states=_FINISHED)
-    )
+    proposal_seed = random_state + len(study.get_trials(deepcopy=False, states=_SPENT))
     if proposal_seed != random_state:
         study.sampler = make_sampler(search, proposal_seed)
     loop = SearchLoop(
@@ -91,6 +130,53 @@ def run_search(
         callbacks=callbacks,
         proposer=make_proposer(search, proposal_seed),
         evaluate=evaluate,
+        sample_weight=sample_weight,
     )
     with quiet_optuna():
-        return loop.run()
+        records = SearchRecords(loop.run())
+    records.interrupted = loop.interrupted
+    if records.interrupted:
+        _report_interrupt(records)
+    return records
+
+
+def _warn_unweighted_learners(
+    specs: Sequence[LearnerSpec], feature_types: FeatureTypes
+) -> None:
+    """Say once, before any trial, which learners will ignore the row weights."""
+    ignoring = []
+    for spec in specs:
+        try:
+            model = spec.make({}, feature_types, 0)
+        except Exception:  # a learner that cannot even be built fails its trials
+            continue
+        if not accepts_sample_weight(model):
+            ignoring.append(spec.name)
+    if ignoring:
+        warnings.warn(
+            f"learners {ignoring} cannot weight rows: they fit without sample_weight "
+            "(their trial losses and the ensemble selection still use the weights)",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
+def _report_interrupt(records: SearchRecords) -> None:
+    """Warn how much of an interrupted search finished; nothing usable: re-raise."""
+    finished = [r for r in records if r.status != "cancelled"]
+    usable = sum(r.status == "ok" for r in records)
+    stopped = len(records) - len(finished)
+    if not usable:
+        raise KeyboardInterrupt(
+            f"the search was interrupted (Ctrl-C) before any trial finished "
+            f"({len(finished)} finished without a usable result, {stopped} stopped); "
+            "there is nothing to build an ensemble from"
+        )
+    warnings.warn(
+        f"the search was interrupted (Ctrl-C) after {len(finished)} trial(s) "
+        f"finished ({usable} usable); {stopped} running trial(s) were stopped. The "
+        "ensemble is built from the finished ones (search_interrupted_ is True); "
+        "with cache_dir and storage, fitting again continues the search.",
+        UserWarning,
+        stacklevel=3,
+    )

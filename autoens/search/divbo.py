@@ -320,10 +320,13 @@ class DivBO(BaseEstimator):
 
         assert self.D_ is not None
         D = self.D_.matrix
-        y = history.y if self.D_.rows is None else history.y[self.D_.rows]
+        rows = slice(None) if self.D_.rows is None else self.D_.rows
+        w = None if history.sample_weight is None else history.sample_weight[rows]
         ges = GreedyEnsembleSelection(
             ensemble_size=self.ensemble_size, random_state=self._seed()
-        ).fit(self.D_.predictions, y, metric=history.metric)
+        ).fit(
+            self.D_.predictions, history.y[rows], metric=history.metric, sample_weight=w
+        )
         pool = np.flatnonzero(ges.weights_ > 0)
 
         i, j = self._pairs(len(D), pool)

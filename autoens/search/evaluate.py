@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from autoens.space import FeatureTypes, LearnerSpec
+from autoens.space import FeatureTypes, LearnerSpec, fit_model
 
 __all__ = ["Evaluator", "TrialResult", "evaluate_config"]
 
@@ -54,8 +54,14 @@ def evaluate_config(
     feature_types: FeatureTypes,
     task: Any,
     random_state: int,
+    sample_weight: np.ndarray | None = None,
 ) -> TrialResult:
-    """Fit one model per fold and predict its held-out fold."""
+    """Fit one model per fold and predict its held-out fold.
+
+    ``sample_weight`` (one weight per row of ``X``, or None) weights each fold
+    model's training rows when its learner accepts weights (the fit warned once
+    about the learners that do not).
+    """
     oof = np.zeros((len(y), task.n_outputs), dtype=np.float64)
     models: list[Any] = []
     fit_time = predict_time = 0.0
@@ -65,7 +71,12 @@ def evaluate_config(
             for train, test in splits:
                 model = spec.make(params, feature_types, random_state)
                 start = time.perf_counter()
-                model.fit(X.iloc[train], y[train])
+                fit_model(
+                    model,
+                    X.iloc[train],
+                    y[train],
+                    None if sample_weight is None else sample_weight[train],
+                )
                 fit_time += time.perf_counter() - start
                 start = time.perf_counter()
                 oof[test] = task.check_outputs(task.predict(model, X.iloc[test]))

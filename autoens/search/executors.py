@@ -17,11 +17,13 @@ import contextlib
 import importlib
 import logging
 import os
+import signal
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
-from concurrent.futures import Future, InvalidStateError, wait
+import weakref
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import CancelledError, Future, InvalidStateError, wait
 from typing import TYPE_CHECKING, Any, Protocol
 
 import joblib
@@ -50,6 +52,9 @@ _WARM_MODULES = (
 _DASK_WORKER_WAIT = 60.0
 # Longest wait for a restarted Dask worker to come back during the search.
 _DASK_RESTART_WAIT = 60.0
+# How long to retry sending the data while workers keep ending; then a trial carries
+# its data itself.
+_DASK_SCATTER_WAIT = 10.0
 # Longest wait for the scheduler to notice that an ended worker is gone.
 _DASK_REMOVAL_WAIT = 3.0
 # A Dask worker that must stop exits after this delay, so that it can first answer the
@@ -190,17 +195,116 @@ def _exit_with_parent(parent: int) -> None:
     os._exit(0)
 
 
+def _parent_pid() -> int:
+    """The process that started this worker, even when it is already gone.
+
+    ``os.getppid()`` alone would not do: a worker still starting up (imports take
+    seconds on a loaded machine) when its parent was killed has been handed to init
+    already, and would take init for its parent and never exit.
+    """
+    import multiprocessing
+
+    parent = multiprocessing.parent_process()  # recorded when we were spawned
+    return parent.pid if parent is not None and parent.pid else os.getppid()
+
+
 def _init_worker() -> None:
-    """Loky worker initializer: exit with the parent; pay the imports once per worker,
-    not inside a timed trial."""
+    """Loky worker initializer: exit with the parent; leave Ctrl-C to the parent; pay
+    the imports once per worker, not inside a timed trial.
+
+    A terminal sends Ctrl-C to every process of the foreground group. The parent's
+    search decides what an interrupt means (it stops the trials by ending their
+    workers); a worker that raised KeyboardInterrupt itself would instead break the
+    pool or hand the exception back as a trial's result.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # also drops one that is pending
+    if hasattr(signal, "pthread_sigmask"):  # blocked since the spawn: see below
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     threading.Thread(
-        target=_exit_with_parent, args=(os.getppid(),), daemon=True
+        target=_exit_with_parent, args=(_parent_pid(),), daemon=True
     ).start()
     warm_imports()
 
 
+def _start_resource_trackers() -> None:
+    """Start loky's and multiprocessing's resource trackers, unless running.
+
+    Starting one (at the first spawn of workers) unblocks SIGINT in the calling
+    thread: it blocks the signal for the tracker's spawn and then unblocks it rather
+    than restore the mask it found, which would undo :func:`_sigint_blocked`.
+    """
+    from multiprocessing import resource_tracker as mp_tracker
+
+    from joblib.externals.loky.backend import resource_tracker as loky_tracker
+
+    for tracker in (loky_tracker, mp_tracker):
+        with contextlib.suppress(Exception):  # then loky starts it, as before
+            tracker.ensure_running()
+
+
+@contextlib.contextmanager
+def _sigint_blocked() -> Iterator[None]:
+    """Block SIGINT in this thread while loky may spawn workers (at a submit).
+
+    A worker inherits the blocked signal, so a Ctrl-C that reaches it (a terminal
+    sends it to the whole foreground process group) while it still starts up waits
+    until :func:`_init_worker` ignores it, instead of ending the worker's start-up
+    with a ``KeyboardInterrupt`` traceback on the terminal. Threads loky starts here
+    inherit the mask too, so workers it spawns later are covered as well. This
+    process loses nothing: a SIGINT meanwhile is delivered when the block ends.
+    """
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    _start_resource_trackers()
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 def _ping() -> int:
     return os.getpid()
+
+
+# The loky executor the search made last. At interpreter exit loky joins its workers
+# gracefully: each first finishes what it was given (the start-up imports of
+# ``_init_worker``, which take seconds on a loaded machine, and the readiness pings
+# queued behind them) and then tears its interpreter down. After a fit that failed or
+# finished that is only waiting, so we end them instead (see ``_end_workers_at_exit``).
+_last_executor: weakref.ref[Any] | None = None
+
+
+def _end_workers_at_exit() -> None:
+    """Interpreter exit: end the search's workers at once rather than wait for them.
+
+    The workers hold nothing: every finished trial is already recorded by the parent,
+    so ending them loses no result.
+    """
+    executor = _last_executor() if _last_executor is not None else None
+    if executor is not None:
+        with contextlib.suppress(Exception):
+            executor.shutdown(wait=True, kill_workers=True)
+
+
+def _track_executor(executor: Any) -> None:
+    """Remember ``executor`` for :func:`_end_workers_at_exit`; keep that hook last.
+
+    ``threading._register_atexit`` hooks run last-in, first-out before non-daemon
+    threads are joined, and loky registers its graceful join there again whenever a
+    new executor starts (after each restart), so ours is registered again whenever
+    it is no longer the last one.
+    """
+    global _last_executor
+    _last_executor = weakref.ref(executor)
+    register = getattr(threading, "_register_atexit", None)
+    hooks = getattr(threading, "_threading_atexits", None)
+    last = getattr(hooks[-1], "func", hooks[-1]) if hooks else None  # partials
+    if register is None or last is _end_workers_at_exit:
+        return
+    with contextlib.suppress(RuntimeError):  # the interpreter is already exiting
+        register(_end_workers_at_exit)
 
 
 class LokyExecutor:
@@ -218,7 +322,10 @@ class LokyExecutor:
         )
 
     def wait_ready(self, deadline: float) -> None:
-        pings = [self._executor.submit(_ping) for _ in range(self.n_workers)]
+        with _sigint_blocked():
+            pings = [self._executor.submit(_ping) for _ in range(self.n_workers)]
+        # After a submit, which registers loky's own exit hook: ours must come later.
+        _track_executor(self._executor)
         _, late = wait(pings, timeout=max(0.0, min(deadline - time.monotonic(), 600.0)))
         for ping in late:
             ping.cancel()
@@ -227,7 +334,10 @@ class LokyExecutor:
         return data  # loky pickles the arguments of every task
 
     def submit(self, fn: Callable[..., Any], *args: Any, key: str) -> Future:
-        return self._executor.submit(fn, *args)
+        with _sigint_blocked():
+            future = self._executor.submit(fn, *args)
+        _track_executor(self._executor)
+        return future
 
     def stop(
         self,
@@ -285,6 +395,13 @@ class DaskExecutor:
       others. Workers without a nanny (``dask worker --no-nanny``, a threads-only
       ``LocalCluster``) cannot be restarted: the trial is cancelled and recorded as a
       timeout, but its thread keeps that worker slot busy until it returns.
+    - A learner that ends its worker process (a segfault, the OOM killer) takes
+      down every worker Dask retries it on, until the scheduler gives up with
+      ``KilledWorker``. The scheduler blames every task that was on a dying worker,
+      also one only queued there behind the culprit, so a trial that fails with
+      ``KilledWorker`` is run once more on its own (no other trial of this fit is
+      sent to the cluster meanwhile): the culprit then fails alone, an innocent
+      trial finishes.
     """
 
     def __init__(
@@ -299,6 +416,17 @@ class DaskExecutor:
         self._submit_kwargs = submit_kwargs or {}
         self._lock = threading.Lock()
         self._tasks: dict[Future, Any] = {}  # local future -> Dask future
+        # local future -> (fn, args with the data inline, key), until it settles
+        self._calls: dict[Future, tuple[Callable[..., Any], tuple[Any, ...], str]] = {}
+        self._inlined: set[Future] = set()  # run again with the data inline
+        # Trials that failed with KilledWorker, waiting to run again on their own;
+        # the one doing so; those that had that second run; the launches held back
+        # meanwhile (local future -> fn, args, key).
+        self._suspects: list[Future] = []
+        self._isolated: Future | None = None
+        self._retried_alone: set[Future] = set()
+        self._held: dict[Future, tuple[Callable[..., Any], tuple[Any, ...], str]] = {}
+        self._launching = 0  # launches decided on, not yet in _tasks
         self._source: tuple[Any, ...] = ()
         self._shared: list[Any] = []
         self._warned_no_nanny = False
@@ -311,10 +439,10 @@ class DaskExecutor:
         """Import the learners on ``workers``, waiting at most until ``deadline``.
 
         One pinned task per worker, in its task threads: ``Client.run`` would block
-        the worker's event loop and cannot be given a timeout.
+        the worker's event loop and cannot be given a timeout. Waited on through
+        their own client: ``distributed.wait`` would use the default client, which
+        may be another one, or none (``Client(..., set_as_default=False)``).
         """
-        import distributed
-
         tasks = [
             self.client.submit(
                 warm_imports,
@@ -325,20 +453,54 @@ class DaskExecutor:
             )
             for worker in workers
         ]
-        timeout = max(0.0, min(deadline - time.monotonic(), _DASK_RESTART_WAIT))
-        with contextlib.suppress(TimeoutError):
-            distributed.wait(tasks, timeout=timeout)
+        until = time.monotonic() + max(
+            0.0, min(deadline - time.monotonic(), _DASK_RESTART_WAIT)
+        )
+        for task in tasks:
+            # TimeoutError; or the worker went away, which the search handles later
+            with contextlib.suppress(Exception):
+                task.result(timeout=max(0.0, until - time.monotonic()))
 
     # --- data
     def share(self, *data: Any) -> tuple[Any, ...]:
         same = len(data) == len(self._source) and all(
             a is b for a, b in zip(data, self._source, strict=True)
         )
-        if not (same and all(f.status == "finished" for f in self._shared)):
-            # hash=False: our own keys, never shared with the user's futures.
-            self._shared = self.client.scatter(list(data), broadcast=True, hash=False)
-            self._source = data
+        if same and self._shared and all(f.status == "finished" for f in self._shared):
+            return tuple(self._shared)
+        try:
+            self._shared = self._scatter(data)
+        except Exception as exc:
+            # Workers keep ending (a learner that kills its process, again and
+            # again), or the scatter raced with one that ended: this trial carries
+            # its data itself, the next one tries again.
+            logger.info(
+                "Dask scatter failed (%s: %s); the trial carries its data",
+                type(exc).__name__,
+                exc,
+            )
+            self._shared, self._source = [], ()
+            return data
+        self._source = data
         return tuple(self._shared)
+
+    def _scatter(self, data: tuple[Any, ...]) -> list[Any]:
+        """Send ``data`` to every worker, retried for a while when workers end during
+        the scatter or none is up (restarting after a trial killed them).
+
+        A worker that ends during the scatter shows as a closed connection
+        (``OSError``), no worker up (``TimeoutError``, ``ValueError``), or the
+        scheduler's ``KeyError`` for a worker it already removed.
+        """
+        until = time.monotonic() + _DASK_SCATTER_WAIT
+        while True:
+            try:
+                # hash=False: our own keys, never shared with the user's futures.
+                return self.client.scatter(list(data), broadcast=True, hash=False)
+            except (OSError, TimeoutError, ValueError, KeyError):
+                if time.monotonic() >= until:
+                    raise
+                time.sleep(0.2)
 
     def close(self) -> None:
         self.kill()
@@ -348,41 +510,188 @@ class DaskExecutor:
 
     # --- trials
     def submit(self, fn: Callable[..., Any], *args: Any, key: str) -> Future:
-        task = self.client.submit(
-            fn,
-            *args,
-            key=f"{key}-{uuid.uuid4().hex[:12]}",
-            pure=False,
-            **self._submit_kwargs,
-        )
         local: Future = Future()
+        # The same call with the data itself in place of the shared handles, for
+        # _resubmit_inline (the objects are the caller's own: no copy is kept).
+        shared = {id(f): i for i, f in enumerate(self._shared)}
+        inline = tuple(
+            self._source[shared[id(a)]] if id(a) in shared else a for a in args
+        )
         with self._lock:
-            self._tasks[local] = task
+            self._calls[local] = (fn, inline, key)
+        self._launch_or_hold(local, fn, args, key)
+        return local
+
+    def _launch_or_hold(
+        self, local: Future, fn: Callable[..., Any], args: tuple[Any, ...], key: str
+    ) -> None:
+        """Launch now, or later while a suspect of KilledWorker runs on its own."""
+        with self._lock:
+            hold = self._isolated is not local and (
+                bool(self._suspects) or self._isolated is not None
+            )
+            if hold:
+                self._held[local] = (fn, args, key)
+            else:
+                self._launching += 1
+        if not hold:
+            self._launch(local, fn, args, key)
+
+    def _pump(self) -> None:
+        """Start what waits: a suspect of KilledWorker once none of our other trials
+        is on the cluster, else (none left) the launches held back meanwhile."""
+        while True:
+            with self._lock:
+                if self._isolated is not None:
+                    return
+                if self._suspects:
+                    if self._tasks or self._launching:  # once they settle or stop
+                        return
+                    local = self._suspects.pop(0)
+                    call = self._calls.get(local)
+                    if call is None:  # stopped meanwhile
+                        continue
+                    self._isolated = local
+                    launches = [(local, *call)]
+                else:
+                    launches = [(f, *call) for f, call in self._held.items()]
+                    self._held.clear()
+                self._launching += len(launches)
+            break
+        for local, fn, args, key in launches:
+            try:
+                self._launch(local, fn, args, key)
+            except Exception as exc:  # the client is closing: report the loss
+                self._fail(local, RuntimeError(f"Dask task {key}: not launched: {exc}"))
+
+    def _fail(self, local: Future, exc: BaseException) -> None:
+        self._drop_calls([local])
+        with contextlib.suppress(InvalidStateError):
+            local.set_exception(exc)
+        self._release(local)
+
+    def _release(self, local: Future) -> None:
+        """``local`` has settled: if it ran on its own, what waited may start."""
+        with self._lock:
+            if self._isolated is local:
+                self._isolated = None
+        self._pump()
+
+    def _suspect(self, local: Future, key: str) -> bool:
+        """Queue a trial that failed with KilledWorker to run again on its own, once;
+        False when it already did (then it is the culprit)."""
+        with self._lock:
+            if local in self._retried_alone or local not in self._calls:
+                return False
+            self._retried_alone.add(local)
+            self._suspects.append(local)
+        logger.info(
+            "Dask task %s failed with KilledWorker; it runs again on its own to tell "
+            "whether it ended the workers or was only queued on them",
+            key,
+        )
+        self._pump()
+        return True
+
+    def _launch(
+        self, local: Future, fn: Callable[..., Any], args: tuple[Any, ...], key: str
+    ) -> None:
+        """Send one trial to the cluster; the caller counted it in ``_launching``."""
+        try:
+            task = self.client.submit(
+                fn,
+                *args,
+                key=f"{key}-{uuid.uuid4().hex[:12]}",
+                pure=False,
+                **self._submit_kwargs,
+            )
+        except BaseException:
+            with self._lock:
+                self._launching -= 1
+            raise
+        with self._lock:
+            self._launching -= 1
+            if local.done() or local not in self._calls:  # stopped meanwhile
+                stale = True
+            else:
+                stale = False
+                self._tasks[local] = task
+        if stale:
+            self.client.cancel([task])
+            self._pump()  # a suspect of KilledWorker may wait for this one
+            return
         # Dask calls back on its own thread; fetching the result there keeps the
         # search loop waiting on plain concurrent.futures.
         task.add_done_callback(lambda done: self._settle(local, done))
-        return local
+
+    def _resubmit_inline(self, local: Future) -> bool:
+        """Run a trial again, once, with its data inside the task; False when it
+        already was.
+
+        The scheduler cancels a trial (we never do it before forgetting the task)
+        when a worker that ended took with it the last copy of the scattered data
+        the trial needs, or the result the trial had computed. That worker was most
+        likely ended by another trial, one whose learner kills its process. Run with
+        its data inline, a trial no longer depends on any worker's copy: Dask can
+        recompute it anywhere, so the trial that kills its workers is the one left
+        to fail (KilledWorker, after Dask's allowed failures), and the others finish.
+        """
+        with self._lock:
+            call = self._calls.get(local)
+            if call is None or local in self._inlined:
+                return False
+            self._inlined.add(local)
+        fn, inline, key = call
+        logger.info("Dask task %s lost its data or result with a worker: rerun", key)
+        try:
+            self._launch_or_hold(local, fn, inline, key)
+        except Exception:  # the client is closing: report the loss
+            return False
+        return True
 
     def _settle(self, local: Future, task: Any) -> None:
         with self._lock:
-            ours = self._tasks.pop(local, None) is not None
+            ours = self._tasks.get(local) is task
+            if ours:
+                del self._tasks[local]
         if not ours:
             return  # we cancelled it: the loop has already recorded the trial
         try:
             result = task.result()
         except BaseException as exc:  # a lost worker (KilledWorker), unpicklable result
-            with contextlib.suppress(InvalidStateError):
-                local.set_exception(
-                    RuntimeError(f"Dask task {task.key}: {type(exc).__name__}: {exc}")
-                )
+            from distributed import KilledWorker
+
+            if isinstance(exc, CancelledError) and self._resubmit_inline(local):
+                return
+            if isinstance(exc, KilledWorker) and self._suspect(local, task.key):
+                return
+            self._fail(
+                local,
+                RuntimeError(f"Dask task {task.key}: {type(exc).__name__}: {exc}"),
+            )
             return
+        self._drop_calls([local])
         with contextlib.suppress(InvalidStateError):
             local.set_result(result)
+        self._release(local)
+
+    def _drop_calls(self, futures: Sequence[Future]) -> None:
+        with self._lock:
+            for f in futures:
+                self._calls.pop(f, None)
+                self._inlined.discard(f)
+                self._retried_alone.discard(f)
+                self._held.pop(f, None)
+                if f in self._suspects:
+                    self._suspects.remove(f)
+                if self._isolated is f:
+                    self._isolated = None
 
     def _forget(self, futures: Sequence[Future]) -> list[Any]:
         """Cancel ``futures`` here and on the cluster; return their Dask tasks."""
         with self._lock:
             tasks = [self._tasks.pop(f) for f in futures if f in self._tasks]
+        self._drop_calls(futures)
         for f in futures:
             f.cancel()
         if tasks:
@@ -455,6 +764,20 @@ class DaskExecutor:
         restart: bool,
         deadline: float,
     ) -> set[Future]:
+        try:
+            return self._stop(running, overdue, restart=restart, deadline=deadline)
+        finally:
+            # A suspect of KilledWorker may have waited for the trials just stopped.
+            self._pump()
+
+    def _stop(
+        self,
+        running: Sequence[Future],
+        overdue: Sequence[Future],
+        *,
+        restart: bool,
+        deadline: float,
+    ) -> set[Future]:
         where = self._workers_of(running)
         self._forget(overdue)
         victims = self._restartable({where[f] for f in overdue if f in where})
@@ -476,6 +799,6 @@ class DaskExecutor:
 
     def kill(self) -> None:
         with self._lock:
-            running = list(self._tasks)
+            running = list({*self._tasks, *self._calls})
         if running:
             self.stop(running, running, restart=False, deadline=time.monotonic())

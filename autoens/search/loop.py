@@ -31,6 +31,7 @@ from autoens.folds import Folds
 from autoens.metrics import Metric
 from autoens.search.evaluate import Evaluator, TrialResult, evaluate_config
 from autoens.search.executors import TrialExecutor, make_executor
+from autoens.search.interrupt import SigintGuard
 from autoens.search.proposers import Proposer, SearchHistory
 from autoens.space import (
     FeatureTypes,
@@ -42,6 +43,14 @@ from autoens.space import (
 from autoens.trials import TrialRecord
 
 logger = logging.getLogger("autoens")
+
+_FINISHED = (TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED)
+# While a Ctrl-C handler is installed the loop wakes this often to notice it.
+_INTERRUPT_POLL = 0.2
+#: ``TrialRecord.error`` of a trial stopped because the search was interrupted.
+INTERRUPTED_ERROR = "the search was interrupted (Ctrl-C)"
+# Left in storage as RUNNING by a run that died (SIGKILL, power loss): taken over.
+_LEFT_RUNNING = "left RUNNING by a search that ended without finishing it (killed?)"
 
 
 @dataclass
@@ -82,7 +91,9 @@ class SearchLoop:
     Every finished candidate goes into ``cache`` at once (its predictions and fold
     models); the loop itself keeps only :class:`~autoens.trials.TrialRecord` metadata
     and a loss per key. ``evaluate`` is what a worker runs per trial
-    (``evaluate_config``; tests pass a fake that fits nothing).
+    (``evaluate_config``; tests pass a fake that fits nothing). With
+    ``sample_weight`` the workers get the weights (as a last argument of ``evaluate``)
+    and every trial's loss is the weighted one.
     """
 
     def __init__(
@@ -103,8 +114,10 @@ class SearchLoop:
         callbacks: Sequence[BaseCallback],
         proposer: Proposer | None = None,
         evaluate: Evaluator = evaluate_config,
+        sample_weight: np.ndarray | None = None,
     ) -> None:
         self.X, self.y, self.folds = X, y, folds
+        self.sample_weight = sample_weight
         # None: the study's sampler proposes; else our proposer, via enqueue + ask.
         self.proposer = proposer
         # Configs handed to the workers by _ask, by trial number: those without a
@@ -122,6 +135,8 @@ class SearchLoop:
         self._running_keys: set[str] = set()
         self._warned_learners: set[str] = set()
         self._n_used = 0
+        #: True when a first Ctrl-C ended the search early (see ``interrupt.py``).
+        self.interrupted = False
         self._start = time.monotonic()
         self._deadline = math.inf
         if budget.time_limit is not None:
@@ -174,10 +189,22 @@ class SearchLoop:
 
     # --- resume
     def resume(self) -> deque[_Job]:
-        """Take finished trials from storage; queue those whose predictions are gone."""
+        """Take finished trials from storage; queue those whose predictions are gone.
+
+        A trial still RUNNING in storage was left by a run that died (killed): it
+        never finished, so it is failed in the study (status ``cancelled``), counted
+        once in ``n_trials``, and its configuration runs again, unless the cache
+        already holds its predictions (the run died between storing them and telling
+        the study). One cut off before its configuration was drawn is failed as
+        ``abandoned`` and not counted: it never was a trial. One search per storage
+        at a time: a RUNNING trial of a search still alive elsewhere would be taken
+        over the same way.
+        """
         replay: deque[_Job] = deque()
         for t in self.study.get_trials(deepcopy=False):
-            if t.state not in (TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED):
+            if t.state == TrialState.RUNNING:
+                t = self._take_over(t)
+            if t.state not in _FINISHED or t.user_attrs.get("status") == "abandoned":
                 continue
             self._n_used += 1
             # A trial cancelled by the last run's deadline never ran: its config is
@@ -188,9 +215,10 @@ class SearchLoop:
                 continue
             if t.user_attrs.get("duplicate_of"):
                 continue
-            learner, params = from_optuna_params(t.params)
-            if learner not in self.specs:
+            config = self._config_of(t)
+            if config is None:
                 continue
+            learner, params = config
             key = make_key(learner, params, self.folds.fingerprint)
             entry = self._cached(key)
             if entry is not None:
@@ -199,6 +227,42 @@ class SearchLoop:
             else:
                 replay.append(_Job(t.number, learner, params, key, trial=None))
         return replay
+
+    def _take_over(self, t: optuna.trial.FrozenTrial) -> optuna.trial.FrozenTrial:
+        """Fail a trial that a dead run left RUNNING: ``cancelled`` (its
+        configuration runs again) or, without a configuration, ``abandoned``."""
+        trial = optuna.Trial(self.study, t._trial_id)
+        if not self._drawn(t):
+            trial.set_user_attr("status", "abandoned")
+            trial.set_user_attr("error", _LEFT_RUNNING + "; it had no configuration")
+        else:
+            trial.set_user_attr("status", "cancelled")
+            trial.set_user_attr("error", _LEFT_RUNNING)
+        logger.info("trial %d was left RUNNING by an earlier run; taken over", t.number)
+        return self.study.tell(t.number, state=TrialState.FAIL)
+
+    def _drawn(self, t: optuna.trial.FrozenTrial) -> bool:
+        """Whether a trial got its whole configuration before its run died."""
+        if t.user_attrs.get("duplicate_of") or self._config_of(t) is not None:
+            return True
+        try:
+            learner, _ = from_optuna_params(t.params)
+        except ValueError:
+            return False
+        return learner not in self.specs  # another fit's learner: taken as whole
+
+    def _config_of(self, t: optuna.trial.FrozenTrial) -> tuple[str, dict] | None:
+        """The trial's (learner, params), or None when it is not one of ours or was
+        cut off before all its parameters were drawn (it cannot be run again)."""
+        for source in (t.params, t.system_attrs.get("fixed_params") or {}):
+            try:
+                learner, params = from_optuna_params(source)
+            except ValueError:
+                continue
+            spec = self.specs.get(learner)
+            if spec is not None and set(spec.distributions) <= set(params):
+                return learner, params
+        return None
 
     def _cached(self, key: str) -> CacheEntry | None:
         """A usable cache entry for ``key`` (predictions only; the library loads the
@@ -216,6 +280,7 @@ class SearchLoop:
             y=self.y,
             metric=self.metric,
             cache=self.cache,
+            sample_weight=self.sample_weight,
         )
 
     def _propose(self) -> None:
@@ -272,7 +337,12 @@ class SearchLoop:
     ) -> None:
         job.deadline = self._job_deadline()
         job.started = time.monotonic()
-        X, y, splits = pool.share(self.X, self.y, self.folds.splits)
+        data: tuple[Any, ...] = (self.X, self.y, self.folds.splits)
+        if self.sample_weight is not None:
+            # Unweighted, ``evaluate`` is called as it always was (custom evaluators
+            # need not know about weights).
+            data += (self.sample_weight,)
+        X, y, splits, *extra = pool.share(*data)
         future = pool.submit(
             self.evaluate,
             self.specs[job.learner],
@@ -283,6 +353,7 @@ class SearchLoop:
             self.feature_types,
             self.task,
             self.random_state,
+            *extra,
             key=f"autoens-trial-{job.number}",
         )
         running[future] = job
@@ -318,7 +389,7 @@ class SearchLoop:
     def _store(self, job: _Job, result: TrialResult, record: TrialRecord) -> None:
         """Score a finished trial and hand its predictions and models to the cache,
         the only place they are kept; a trial that cannot be stored failed."""
-        loss = float(self.metric.loss_single(self.y, result.oof))
+        loss = float(self.metric.loss_single(self.y, result.oof, self.sample_weight))
         if not math.isfinite(loss):
             record.status, record.error = "failed", f"non-finite OOF loss {loss}"
             return
@@ -373,55 +444,101 @@ class SearchLoop:
                 )
             self._finish(job, result)
 
+    def _collect(self, future: Future, job: _Job) -> bool:
+        """Record a finished future's trial; True when its worker process died."""
+        try:
+            result = future.result()
+        except Exception as exc:  # the worker process died (segfault, OOM)
+            self._finish(
+                job,
+                TrialResult(
+                    status="failed",
+                    error=f"worker process died: {type(exc).__name__}: {exc}",
+                ),
+            )
+            return True
+        self._finish(job, result)
+        return False
+
+    def _stop_interrupted(
+        self, pool: TrialExecutor, running: dict[Future, _Job]
+    ) -> None:
+        """After a first Ctrl-C: keep every trial that finished, stop the others."""
+        for future in [f for f in running if f.done()]:
+            self._collect(future, running.pop(future))
+        finished = sum(r.status != "cancelled" for r in self.records)
+        logger.warning(
+            "search interrupted (Ctrl-C): stopping %d running trial(s); the ensemble "
+            "is built from the %d finished. Press Ctrl-C again to abort.",
+            len(running),
+            finished,
+        )
+        if not running:
+            return
+        pool.kill()
+        stopped = time.monotonic()
+        for future, job in list(running.items()):
+            del running[future]
+            elapsed = stopped - job.started
+            self._finish(
+                job,
+                TrialResult(
+                    status="cancelled",
+                    fit_time=elapsed,
+                    error=f"cancelled after {elapsed:.1f}s: {INTERRUPTED_ERROR}",
+                ),
+            )
+
     def run(self) -> list[TrialRecord]:
         pending = self.resume()
         for cb in self.callbacks:
             cb.on_search_start(self.budget.n_trials, self.budget.time_limit)
-        pool = make_executor(self.n_jobs)
-        pool.wait_ready(self._deadline)
         running: dict[Future, _Job] = {}
-        try:
-            while True:
-                while len(running) < self.n_jobs and not self._time_up():
-                    if pending:
-                        job: _Job | None = pending.popleft()
-                    elif self._can_ask():
-                        job = self._ask()
-                    else:
+        with SigintGuard() as interrupt:
+            pool = make_executor(self.n_jobs)
+            try:
+                pool.wait_ready(self._deadline)
+                while not interrupt.requested:
+                    while (
+                        len(running) < self.n_jobs
+                        and not self._time_up()
+                        and not interrupt.requested
+                    ):
+                        if pending:
+                            job: _Job | None = pending.popleft()
+                        elif self._can_ask():
+                            job = self._ask()
+                        else:
+                            break
+                        if job is not None:
+                            self._submit(pool, job, running)
+                    if not running or interrupt.requested:
                         break
-                    if job is not None:
-                        self._submit(pool, job, running)
-                if not running:
-                    break
-                next_deadline = min(job.deadline for job in running.values())
-                timeout = max(0.0, next_deadline - time.monotonic())
-                done, _ = wait(
-                    list(running),
-                    timeout=min(timeout, 3600.0),
-                    return_when=FIRST_COMPLETED,
-                )
-                broken = False
-                for future in done:
-                    job = running.pop(future)
-                    try:
-                        result = future.result()
-                    except Exception as exc:  # the worker process died (segfault, OOM)
-                        broken = True
-                        result = TrialResult(
-                            status="failed",
-                            error=f"worker process died: {type(exc).__name__}: {exc}",
-                        )
-                    self._finish(job, result)
-                now = time.monotonic()
-                overdue = [f for f, j in running.items() if j.deadline <= now]
-                if overdue or broken:
-                    self._stop_overdue(pool, running, overdue)
-        finally:
-            if running:
-                pool.kill()
-            pool.close()
-            for cb in self.callbacks:
-                cb.on_search_end(self.records)
+                    next_deadline = min(job.deadline for job in running.values())
+                    timeout = min(max(0.0, next_deadline - time.monotonic()), 3600.0)
+                    if interrupt.installed:
+                        timeout = min(timeout, _INTERRUPT_POLL)
+                    done, _ = wait(
+                        list(running), timeout=timeout, return_when=FIRST_COMPLETED
+                    )
+                    broken = False
+                    for future in done:
+                        broken |= self._collect(future, running.pop(future))
+                    if interrupt.requested:
+                        break
+                    now = time.monotonic()
+                    overdue = [f for f, j in running.items() if j.deadline <= now]
+                    if overdue or broken:
+                        self._stop_overdue(pool, running, overdue)
+                if interrupt.requested:
+                    self.interrupted = True
+                    self._stop_interrupted(pool, running)
+            finally:
+                if running:
+                    pool.kill()
+                pool.close()
+                for cb in self.callbacks:
+                    cb.on_search_end(self.records)
         return self.records
 
 

@@ -30,7 +30,8 @@ class SearchHistory:
     ``records`` are the finished trials in the order they finished (append-only during
     a search: a proposer may remember how many it has seen). Their OOF predictions are
     in ``cache`` (:meth:`oof` reads one). ``pending`` are the configurations submitted
-    but unfinished.
+    but unfinished. ``sample_weight`` are the fit's row weights (None without), for
+    losses computed as the trials' were.
     """
 
     specs: Sequence[LearnerSpec]
@@ -39,6 +40,7 @@ class SearchHistory:
     y: np.ndarray
     metric: Metric
     cache: PredictionCache
+    sample_weight: np.ndarray | None = None
 
     def oof(self, record: TrialRecord) -> np.ndarray | None:
         """The OOF predictions of a finished ``ok`` record (None if not cached)."""

@@ -16,6 +16,11 @@ Regression uses the same rule and tiers with its own defaults (GES, QP, the ridg
 stacker, local-error weighting), shuffled rather than stratified inner folds and a
 plain random row subsample.
 
+Sample weights follow the rows: the subsample and the inner folds are drawn as
+without weights, each candidate is fit with its training rows' weights and scored by
+the weighted loss of its held-out rows (a fold whose held-out rows all weigh 0
+cannot be scored and is left out), and the chosen one is refit with all weights.
+
 The candidates and their tiers are in :mod:`autoens.selectors.auto_candidates`, the
 inner-CV helpers in :mod:`autoens.selectors.auto_cv`.
 """
@@ -137,6 +142,7 @@ class AutoSelector(BaseSelector):
         "random_state": RANDOM_STATE_CONSTRAINT,
     }
     _task_families: ClassVar[frozenset[str]] = BOTH_FAMILIES
+    _supports_sample_weight: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -186,6 +192,8 @@ class AutoSelector(BaseSelector):
         rows = _subsample(y, self.max_rows, seed, regression=regression)
         P_s, y_s = P[:, rows], y[rows]
         X_s = None if X is None else X[rows]
+        sw = self._sample_weight
+        w_s = None if sw is None else sw[rows]
         folds = _inner_folds(y_s, n_splits, seed, regression=regression)
         # Dynamic fits query k + 1 neighbours among the training rows of a fold.
         max_k = min((len(train) for train, _ in folds), default=y_s.shape[0]) - 1
@@ -200,15 +208,18 @@ class AutoSelector(BaseSelector):
         # OpenMP/BLAS thread in their kNN queries only spins (5x slower measured).
         with threadpool_limits(limits=1):
             losses, members, seconds, errors = self._score(
-                cands, reasons, P_s, y_s, X_s, configs, folds
+                cands, reasons, P_s, y_s, X_s, configs, folds, w_s
             )
             scored = ~np.isnan(losses).all(axis=0)  # folds that could be scored
             mean, se = _mean_se(losses[:, scored])
             tiers = np.array([c.tier for c in cands])
             usable = np.array([not e for e in errors])
-            chosen = self._choose(mean, se, tiers, usable)
+            # When nothing can be scored (e.g. a class too rare for every inner
+            # fold), the first candidate that could run here, the simplest.
+            fallback = next(i for i, reason in enumerate(reasons) if not reason)
+            chosen = self._choose(mean, se, tiers, usable, fallback)
             self.chosen_ = clone(cands[chosen].template).fit(
-                P, y, metric=self.metric_, X=X, configs=configs
+                P, y, metric=self.metric_, X=X, configs=configs, sample_weight=sw
             )
         self.cv_losses_ = losses
         self.cv_rows_ = rows
@@ -292,8 +303,10 @@ class AutoSelector(BaseSelector):
         X: np.ndarray | None,
         configs: list[dict[str, Any]] | None,
         folds: list[tuple[np.ndarray, np.ndarray]],
+        sample_weight: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
-        """Held-out loss (n_candidates, n_folds), members used, seconds, errors.
+        """Held-out loss (n_candidates, n_folds), members used, seconds, errors
+        (weighted by the rows' ``sample_weight`` when given).
 
         Each candidate runs on every fold; the held-out predictions fill one OOF
         tensor (the folds partition the rows), scored fold by fold in one batched
@@ -319,7 +332,15 @@ class AutoSelector(BaseSelector):
                 fold_X = None if X is None else (X[train], X[test])
                 try:
                     oof[c, test], members[c, f] = _fit_predict(
-                        cand.template, P, y, train, test, fold_X, configs, self.metric_
+                        cand.template,
+                        P,
+                        y,
+                        train,
+                        test,
+                        fold_X,
+                        configs,
+                        self.metric_,
+                        sample_weight,
                     )
                 except (ValueError, RuntimeError, np.linalg.LinAlgError) as exc:
                     errors[c] = f"failed: {type(exc).__name__}: {exc}"
@@ -337,21 +358,31 @@ class AutoSelector(BaseSelector):
         ok = np.array([not e for e in errors])
         losses = np.full((n_cand, len(folds)), np.nan)
         for f, (_, test) in enumerate(folds):
+            fold_weight = None if sample_weight is None else sample_weight[test]
             try:
-                losses[ok, f] = self.metric_.loss(y[test], oof[ok][:, test])
+                losses[ok, f] = self.metric_.loss(
+                    y[test], oof[ok][:, test], sample_weight=fold_weight
+                )
             except ValueError as exc:  # e.g. ROC AUC of a one-class fold
                 logger.warning("auto: inner fold %d not scored: %s", f, exc)
         return losses, members, seconds, errors
 
     def _choose(
-        self, mean: np.ndarray, se: np.ndarray, tiers: np.ndarray, usable: np.ndarray
+        self,
+        mean: np.ndarray,
+        se: np.ndarray,
+        tiers: np.ndarray,
+        usable: np.ndarray,
+        fallback: int = 0,
     ) -> int:
         """Index of the chosen candidate (one-standard-error rule, see the class)."""
         finite = usable & np.isfinite(mean)
         if not finite.any():
-            # Nothing could be scored (tiny data): the simplest usable candidate.
+            # Nothing could be scored (tiny data, a class too rare for the inner
+            # folds): the simplest candidate that ran, else ``fallback``.
             logger.warning("auto: no candidate could be scored; using the simplest")
-            return int(np.flatnonzero(usable)[0])
+            ran = np.flatnonzero(usable)
+            return int(ran[0]) if ran.size else fallback
         best = int(np.flatnonzero(finite)[np.argmin(mean[finite])])
         if not self.one_standard_error:
             return best

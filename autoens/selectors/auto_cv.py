@@ -65,11 +65,20 @@ def _fit_predict(
     fold_X: tuple[np.ndarray, np.ndarray] | None,
     configs: list[dict[str, Any]] | None,
     metric: Metric,
+    sample_weight: np.ndarray | None = None,
 ) -> tuple[np.ndarray, int]:
-    """Fit a fresh copy on the training rows; predict the held-out rows."""
+    """Fit a fresh copy on the training rows (with their weights); predict the
+    held-out rows."""
     selector = clone(template)
     X_train, X_test = (None, None) if fold_X is None else fold_X
-    selector.fit(P[:, train], y[train], metric=metric, X=X_train, configs=configs)
+    selector.fit(
+        P[:, train],
+        y[train],
+        metric=metric,
+        X=X_train,
+        configs=configs,
+        sample_weight=None if sample_weight is None else sample_weight[train],
+    )
     pred = selector.combine(P[:, test], X=X_test if selector.is_dynamic else None)
     return np.asarray(pred, dtype=np.float32), len(selector.required_members_)
 

@@ -11,6 +11,18 @@ gets the same checks and error messages.
 The metric says which task family a fit is for (``metric.task.family``); a selector
 declares the families it supports (:attr:`BaseSelector.task_families`) and ``fit``
 refuses the others with a message naming the registered alternatives.
+
+Sample weights: ``fit(..., sample_weight=w)`` validates one non-negative weight per
+row of ``P`` (:func:`~autoens.metrics.check_sample_weight`) and hands them to
+``_fit`` as ``self._sample_weight`` (None without weights), an attribute that only
+exists while ``fit`` runs, so fitted selectors do not carry the weights and
+``_fit``'s signature stays as it was. A selector uses them wherever it scores or fits
+(weighted metric calls, weighted Gram matrices, the meta-learner's
+``sample_weight``), indexing them with the same rows whenever it subsamples or
+splits. Only relative weights matter: weights that are all equal (all ones, say) are
+no weights, and ``fit`` then runs exactly the unweighted code. ``validation_loss_``
+is the weighted loss. A selector class declares ``_supports_sample_weight``; ``fit``
+refuses weights for one that does not, rather than ignore them.
 """
 
 from __future__ import annotations
@@ -33,6 +45,7 @@ __all__ = [
     "FAMILIES",
     "RANDOM_STATE_CONSTRAINT",
     "REGRESSION",
+    "ROW_EQUIVALENCES",
     "BaseSelector",
     "check_generator",
     "check_predictions",
@@ -46,6 +59,13 @@ _WEIGHT_TOL = 1e-6
 CLASSIFICATION, REGRESSION = "classification", "regression"
 FAMILIES: tuple[str, ...] = (CLASSIFICATION, REGRESSION)
 BOTH_FAMILIES: frozenset[str] = frozenset(FAMILIES)
+
+#: What sample weights can mean for a selector's ensemble (``weights_`` and
+#: ``combine``): "repeat", an integer weight acts as that many copies of the row;
+#: "zero", a row of weight 0 acts as absent. Both hold, up to float rounding, for
+#: the methods whose every step is a weighted sum over rows; checked by
+#: :func:`autoens.testing.check_selector`.
+ROW_EQUIVALENCES: frozenset[str] = frozenset({"repeat", "zero"})
 
 # AutoGluon's float-noise guard of GES: losses are compared rounded to 6 decimals,
 # unless the best loss is within 1e-4 of zero. Classification losses live on [0, 1]
@@ -74,17 +94,19 @@ class BaseSelector(BaseEstimator, metaclass=ABCMeta):
     ``docs/architecture.md``).
 
     A selector is a scikit-learn estimator, so ``clone`` and ``get_params`` work:
-    ``fit(P, y, *, metric, X=None, configs=None)`` learns from out-of-fold
-    predictions ``P`` (n_models, n_samples, n_outputs) and returns ``self``;
-    ``combine(P, X=None)`` returns the ensemble's (n_samples, n_outputs) float32
-    prediction. ``n_outputs`` is the number of classes for classification and 1 for
-    regression. Static selectors set ``weights_`` (non-negative, sum 1); dynamic
-    ones weight members per sample from ``X``.
+    ``fit(P, y, *, metric, X=None, configs=None, sample_weight=None)`` learns from
+    out-of-fold predictions ``P`` (n_models, n_samples, n_outputs) and returns
+    ``self``; ``combine(P, X=None)`` returns the ensemble's (n_samples, n_outputs)
+    float32 prediction. ``n_outputs`` is the number of classes for classification
+    and 1 for regression. Static selectors set ``weights_`` (non-negative, sum 1);
+    dynamic ones weight members per sample from ``X``.
 
     Subclasses implement ``_fit(P, y, X=None, configs=None)``; static selectors set
-    ``weights_`` there. ``__init__`` of a subclass only stores keyword-only parameters,
-    and ``_parameter_constraints`` declares their valid values (scikit-learn's
-    parameter validation, run first in :meth:`fit`).
+    ``weights_`` there, and read the fit's row weights from ``self._sample_weight``
+    (None when unweighted; see the module docstring). ``__init__`` of a subclass
+    only stores keyword-only parameters, and ``_parameter_constraints`` declares
+    their valid values (scikit-learn's parameter validation, run first in
+    :meth:`fit`).
 
     Fitted attributes set by :meth:`fit`: ``metric_`` (a
     :class:`~autoens.metrics.Metric`), ``n_models_``, ``n_classes_`` (the number of
@@ -107,6 +129,16 @@ class BaseSelector(BaseEstimator, metaclass=ABCMeta):
     _task_families: ClassVar[frozenset[str]] = frozenset({CLASSIFICATION})
     #: Valid values of every constructor parameter (scikit-learn's constraints).
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {}
+    #: True when ``_fit`` uses ``self._sample_weight``; ``fit`` refuses weights for
+    #: a selector that would ignore them (every built-in selector uses them).
+    _supports_sample_weight: ClassVar[bool] = False
+    #: Which of :data:`ROW_EQUIVALENCES` hold for this method (none by default:
+    #: methods that split rows or find neighbours among them are not row-weighted
+    #: sums).
+    _sample_weight_equivalences: ClassVar[frozenset[str]] = frozenset()
+    #: The validated row weights while ``fit`` runs (None: unweighted); see the module
+    #: docstring.
+    _sample_weight: np.ndarray | None = None
 
     def fit(
         self,
@@ -116,6 +148,7 @@ class BaseSelector(BaseEstimator, metaclass=ABCMeta):
         metric: str | Metric = "roc_auc",
         X: Any = None,
         configs: list[dict[str, Any]] | None = None,
+        sample_weight: Any = None,
     ) -> Self:
         """Select an ensemble from predictions ``P`` (n_models, n_samples, n_outputs).
 
@@ -125,6 +158,8 @@ class BaseSelector(BaseEstimator, metaclass=ABCMeta):
         family must be one of :attr:`task_families`. ``X`` (features)
         is used by dynamic selectors only; ``configs`` (one ``{"learner": str,
         "params": dict}`` per model) by selectors that compare configurations.
+        ``sample_weight`` (n_samples,) weighs the rows of ``P`` wherever the
+        selector scores or fits; equal weights are the same as none.
         """
         # Hyper-parameters first: a bad one is reported whatever the data.
         self._validate_params()
@@ -140,12 +175,19 @@ class BaseSelector(BaseEstimator, metaclass=ABCMeta):
         if family not in self.task_families:
             raise ValueError(self._family_error(family))
         P, y = self._check_fit_data(P, y, X, configs)
+        w = self._check_sample_weight(sample_weight, P.shape[1])
         self.n_models_ = P.shape[0]
         self.n_classes_ = P.shape[2]
-        self._fit(P, y, X=X, configs=configs)
-        if self.is_weighted_average and not self.is_dynamic:
-            self._check_weights()
-            self.validation_loss_ = self.metric_.loss_single(y, self.combine(P))
+        self._sample_weight = w
+        try:
+            self._fit(P, y, X=X, configs=configs)
+            if self.is_weighted_average and not self.is_dynamic:
+                self._check_weights()
+                self.validation_loss_ = self.metric_.loss_single(
+                    y, self.combine(P), sample_weight=w
+                )
+        finally:
+            del self._sample_weight  # back to the class default, None
         return self
 
     @property
@@ -192,6 +234,19 @@ class BaseSelector(BaseEstimator, metaclass=ABCMeta):
                 "pass one config dict per model."
             )
         return P, y
+
+    def _check_sample_weight(self, sample_weight: Any, n_samples: int) -> Any:
+        """The fit's row weights: None without weights or when all are equal (then
+        the fit is exactly the unweighted one), else validated float64."""
+        w = self.metric_.check_sample_weight(sample_weight, n_samples)
+        if w is None or (w == w[0]).all():
+            return None
+        if not self._supports_sample_weight:
+            raise ValueError(
+                f"{type(self).__name__} does not support sample_weight (its _fit "
+                "does not use self._sample_weight); fit it without weights."
+            )
+        return w
 
     @abstractmethod
     def _fit(

@@ -1,5 +1,10 @@
 """Baselines every benchmark table is anchored on: the single best model from below,
-the per-row oracle from above (both for classification and regression)."""
+the per-row oracle from above (both for classification and regression).
+
+Sample weights: SingleBest ranks models by the weighted loss; the Oracle's per-row
+choice needs none (each row takes its best member whatever it weighs), its
+``weights_`` are the weighted shares of rows each model wins, and its
+``validation_loss_`` is weighted."""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ from autoens.metrics import Metric, check_labels, get_metric
 from autoens.selectors.base import (
     BOTH_FAMILIES,
     REGRESSION,
+    ROW_EQUIVALENCES,
     BaseSelector,
     check_predictions,
 )
@@ -25,11 +31,13 @@ class SingleBest(BaseSelector):
     """All weight on the model with the lowest validation loss (ties: lowest index).
 
     Fitted attributes: ``weights_`` (one-hot), ``best_index_``, ``losses_`` (the loss of
-    every model, shape (n_models,)).
+    every model, shape (n_models,), weighted when ``fit`` had ``sample_weight``).
     """
 
     _guarantees_single_best: ClassVar[bool] = True
     _task_families: ClassVar[frozenset[str]] = BOTH_FAMILIES
+    _supports_sample_weight: ClassVar[bool] = True
+    _sample_weight_equivalences: ClassVar[frozenset[str]] = ROW_EQUIVALENCES
 
     def __init__(self) -> None:
         pass
@@ -41,7 +49,7 @@ class SingleBest(BaseSelector):
         X: Any = None,
         configs: list[dict[str, Any]] | None = None,
     ) -> None:
-        self.losses_ = self.metric_.loss(y, P)
+        self.losses_ = self.metric_.loss(y, P, self._sample_weight)
         self.best_index_ = int(np.argmin(self.losses_))
         weights = np.zeros(P.shape[0], dtype=np.float64)
         weights[self.best_index_] = 1.0
@@ -49,16 +57,20 @@ class SingleBest(BaseSelector):
 
 
 def single_best_model(
-    metric: Metric, y: np.ndarray, P: np.ndarray
+    metric: Metric,
+    y: np.ndarray,
+    P: np.ndarray,
+    sample_weight: np.ndarray | None = None,
 ) -> tuple[int, float]:
-    """(index, loss) of the model with the lowest loss (ties: lowest index), as
-    :class:`SingleBest` picks it; the loss is that of ``P[index]`` scored alone, i.e.
-    exactly what a one-hot ensemble's ``combine`` is scored at. Costs K evaluations.
+    """(index, loss) of the model with the lowest (weighted) loss (ties: lowest
+    index), as :class:`SingleBest` picks it; the loss is that of ``P[index]`` scored
+    alone, i.e. exactly what a one-hot ensemble's ``combine`` is scored at. Costs K
+    evaluations.
 
     Selectors that promise "never worse than the single best" compare against this.
     """
-    index = int(np.argmin(metric.loss(y, P)))
-    return index, metric.loss_single(y, P[index])
+    index = int(np.argmin(metric.loss(y, P, sample_weight)))
+    return index, metric.loss_single(y, P[index], sample_weight)
 
 
 # Regression losses that only grow with each row's absolute error: for them the
@@ -93,15 +105,24 @@ class Oracle(BaseSelector):
 
     ``is_weighted_average`` is False (members weighted per row, so ``combine`` is not
     ``weights_ @ P``). Fitted attributes: ``choice_`` (n_samples,) model per row,
-    ``weights_`` (share of rows each model wins; on the simplex), ``validation_loss_``
-    (loss of the oracle on the fit data).
+    ``weights_`` (share of rows each model wins, by weight with ``sample_weight``; on
+    the simplex), ``validation_loss_`` (loss of the oracle on the fit data).
     """
 
     is_weighted_average: ClassVar[bool] = False
     _task_families: ClassVar[frozenset[str]] = BOTH_FAMILIES
+    _supports_sample_weight: ClassVar[bool] = True
+    _sample_weight_equivalences: ClassVar[frozenset[str]] = ROW_EQUIVALENCES
 
     def __init__(self) -> None:
         pass
+
+    @property
+    def required_members_(self) -> np.ndarray:
+        """The models chosen on some row (a row of weight 0 still needs its model to
+        be reproduced, even though it adds nothing to ``weights_``)."""
+        check_is_fitted(self)
+        return np.unique(self.choice_)
 
     @property
     def _guarantees_single_best(self) -> bool:  # type: ignore[override]
@@ -122,12 +143,13 @@ class Oracle(BaseSelector):
         X: Any = None,
         configs: list[dict[str, Any]] | None = None,
     ) -> None:
+        w = self._sample_weight
         self.choice_ = _oracle_choice(P, y)
-        counts = np.bincount(self.choice_, minlength=P.shape[0])
+        counts = np.bincount(self.choice_, weights=w, minlength=P.shape[0])
         self.weights_ = counts / counts.sum()
         self._check_weights()
         self.fingerprint_ = _fingerprint(P, self.required_members_)
-        self.validation_loss_ = self.metric_.loss_single(y, self.combine(P))
+        self.validation_loss_ = self.metric_.loss_single(y, self.combine(P), w)
 
     def combine(self, P: Any, X: Any = None) -> np.ndarray:
         """The oracle's predictions on the fit data; ``ValueError`` on other data."""

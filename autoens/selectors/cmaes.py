@@ -22,6 +22,9 @@ values). Raw mode combines values linearly, ``Σ_k x_k ŷ_k`` with neither a
 renormalisation nor a softmax (both exist only to keep class-probability rows valid;
 a softmax over a single output column would be the constant 1), so CMA-ES searches
 the unconstrained linear combinations of the members, scale included.
+
+Sample weights: the start point, every generation and the final check use the
+weighted loss.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from autoens.selectors.base import (
     BOTH_FAMILIES,
     RANDOM_STATE_CONSTRAINT,
     REGRESSION,
+    ROW_EQUIVALENCES,
     BaseSelector,
     check_generator,
 )
@@ -115,6 +119,8 @@ class CMAESSelector(BaseSelector):
         "random_state": RANDOM_STATE_CONSTRAINT,
     }
     _task_families: ClassVar[frozenset[str]] = BOTH_FAMILIES
+    _supports_sample_weight: ClassVar[bool] = True
+    _sample_weight_equivalences: ClassVar[frozenset[str]] = ROW_EQUIVALENCES
 
     def __init__(
         self,
@@ -150,8 +156,9 @@ class CMAESSelector(BaseSelector):
         rng = check_generator(self.random_state)
         metric = self.metric_
         n_models = P.shape[0]
+        w = self._sample_weight
 
-        best, best_loss = single_best_model(metric, y, P)
+        best, best_loss = single_best_model(metric, y, P, w)
         self.single_best_index_, self.single_best_loss_ = best, best_loss
         x0 = np.zeros(n_models)
         x0[best] = 1.0
@@ -160,7 +167,13 @@ class CMAESSelector(BaseSelector):
         n_generations = (budget - n_models) // popsize if n_models > 1 else 0
 
         evaluate = _Objective(
-            metric, y, P, self.normalize, ensemble_size, linear=self._linear()
+            metric,
+            y,
+            P,
+            self.normalize,
+            ensemble_size,
+            linear=self._linear(),
+            sample_weight=w,
         )
         trajectory: list[float] = []
         x_best, loss_best = x0, math.inf
@@ -211,13 +224,13 @@ class CMAESSelector(BaseSelector):
         self.used_single_best_ = True
         if loss_best < best_loss:
             self._set_weights(x_best, ensemble_size)
-            loss = metric.loss_single(y, self.combine(P))
+            loss = metric.loss_single(y, self.combine(P), w)
             self.used_single_best_ = not loss < best_loss
         if self.used_single_best_:
             self._set_weights(x0, ensemble_size)
         if not self.is_weighted_average:  # BaseSelector.fit checks averages only
             self._check_weights()
-            self.validation_loss_ = metric.loss_single(y, self.combine(P))
+            self.validation_loss_ = metric.loss_single(y, self.combine(P), w)
 
     def _set_weights(self, x: np.ndarray, ensemble_size: int) -> None:
         self.raw_weights_ = np.asarray(x, dtype=np.float64)
@@ -266,6 +279,7 @@ class _Objective:
         ensemble_size: int,
         *,
         linear: bool = False,
+        sample_weight: np.ndarray | None = None,
     ) -> None:
         self.metric, self.y, self.normalize, self.T = (
             metric,
@@ -274,6 +288,7 @@ class _Objective:
             ensemble_size,
         )
         self.linear = linear
+        self.w = sample_weight
         if normalize == "ges":
             # Lattice weights are on the simplex: candidates can be built directly on
             # the entries the loss reads (reduce commutes with weighted sums).
@@ -289,10 +304,11 @@ class _Objective:
             E = (W[:, used].astype(np.float32) @ R.reshape(used.size, -1)).reshape(
                 (W.shape[0], *R.shape[1:])
             )
-            losses = self.metric.loss_reduced(self.y, E)
+            losses = self.metric.loss_reduced(self.y, E, self.w)
         else:
             E = raw_combine(X, self.P, linear=self.linear)
-            losses = self.metric.loss_reduced(self.y, self.metric.reduce(self.y, E))
+            R = self.metric.reduce(self.y, E)
+            losses = self.metric.loss_reduced(self.y, R, self.w)
         return np.where(np.isfinite(losses), losses, np.finfo(np.float64).max)
 
 

@@ -33,7 +33,7 @@ Public API (shared with ``selectors/auto.py``, ``ensemble.py`` and the benchmark
     METADES(*, k=7, Kp=5, Hc=1.0, selection_threshold=0.5, meta_classifier=None,
             voting="soft", mode="selection", skip_agreed=True, random_state=None)
 
-    sel.fit(P, y, *, metric, X, configs=None) -> sel
+    sel.fit(P, y, *, metric, X, configs=None, sample_weight=None) -> sel
     sel.combine(P, X=None, *, exclude_self=False) -> (n, n_classes) float32
     sel.sample_weights(P, X=None, *, exclude_self=False) -> (n, n_models) float64
 

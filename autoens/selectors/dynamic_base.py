@@ -6,6 +6,12 @@ Sabourin & Cavalcanti 2020, "DESlib: A dynamic ensemble selection library in Pyt
 JMLR 21(8)) on cached predictions: find each row's neighbours, ask the subclass for
 every member's competence there, select or weight the members, combine. The
 behaviour shared by all methods is described in :mod:`autoens.selectors.dynamic`.
+
+Sample weights: competence stays unweighted (a neighbour counts as one vote whatever
+it weighs, and META-DES's meta-classifier is fit without weights: competence is a
+local property of the members, not of the rows' importance), so zero or integer
+weights are not the same as removing or repeating rows here; the leave-one-out
+``validation_loss_`` is the weighted loss.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ class DynamicSelector(BaseSelector):
 
     is_dynamic: ClassVar[bool] = True
     is_weighted_average: ClassVar[bool] = False
+    _supports_sample_weight: ClassVar[bool] = True
     #: Neighbours in the feature space X (needs X in fit and combine).
     _feature_space: ClassVar[bool] = True
     #: Neighbours in output-profile space (the pool's probabilities).
@@ -105,7 +112,7 @@ class DynamicSelector(BaseSelector):
         W, out = self._weights_and_output(P, X, exclude_self=True)
         summary = W.mean(axis=0)
         self.weights_ = summary / summary.sum()
-        self.validation_loss_ = self.metric_.loss_single(y, out)
+        self.validation_loss_ = self.metric_.loss_single(y, out, self._sample_weight)
 
     def _fit_method(self, P: np.ndarray, y: np.ndarray) -> None:
         """Hook for methods that learn more at fit time (META-DES)."""

@@ -35,6 +35,10 @@ leave-one-out loss); ``sample_weights`` returns the per-row member weights (rows
 to 1); ``weights_`` is their mean over the fit rows (a summary, not what ``combine``
 applies); ``required_members_`` is every member. Cost: one kNN query, then
 O(n · k · n_models) array work with memory O(n · n_models).
+
+Sample weights: local errors stay unweighted (every neighbour counts once: they
+measure where a member is accurate, not how much a row matters), and the
+leave-one-out ``validation_loss_`` is the weighted loss.
 """
 
 from __future__ import annotations
@@ -68,6 +72,7 @@ class LocalErrorSelector(BaseSelector):
     is_dynamic: ClassVar[bool] = True
     is_weighted_average: ClassVar[bool] = False
     _task_families: ClassVar[frozenset[str]] = frozenset({REGRESSION})
+    _supports_sample_weight: ClassVar[bool] = True
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "k": [Interval(Integral, 1, None, closed="left")],
     }
@@ -106,7 +111,7 @@ class LocalErrorSelector(BaseSelector):
         W, out = self._weights_and_output(P, self.loo_neighbours_)
         summary = W.mean(axis=0)
         self.weights_ = summary / summary.sum()
-        self.validation_loss_ = self.metric_.loss_single(y, out)
+        self.validation_loss_ = self.metric_.loss_single(y, out, self._sample_weight)
 
     @property
     def required_members_(self) -> np.ndarray:

@@ -18,6 +18,9 @@ models; the metric's ``reduce`` lets candidates be built only on the entries the
 reads (the true-class column for log loss, the positive column for binary ROC AUC).
 Memory: the reduced tensor (at most the size of P: multiclass ROC AUC keeps a
 class-major copy) plus one 64 MB chunk of candidates.
+
+Sample weights: every candidate (and the sorted initialisation) is scored by the
+weighted loss; nothing else changes.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from autoens._sklearn import Interval
 from autoens.selectors.base import (
     BOTH_FAMILIES,
     RANDOM_STATE_CONSTRAINT,
+    ROW_EQUIVALENCES,
     BaseSelector,
     check_generator,
     loss_noise_unit,
@@ -94,6 +98,8 @@ class GreedyEnsembleSelection(BaseSelector):
         "random_state": RANDOM_STATE_CONSTRAINT,
     }
     _task_families: ClassVar[frozenset[str]] = BOTH_FAMILIES
+    _supports_sample_weight: ClassVar[bool] = True
+    _sample_weight_equivalences: ClassVar[frozenset[str]] = ROW_EQUIVALENCES
 
     def __init__(
         self,
@@ -126,6 +132,7 @@ class GreedyEnsembleSelection(BaseSelector):
         rng = check_generator(self.random_state)
         metric = self.metric_
         n_models = P.shape[0]
+        w = self._sample_weight
 
         R = metric.reduce_all(y, P)
         step = max(1, _CHUNK_ELEMENTS // max(1, R[0].size))
@@ -134,7 +141,7 @@ class GreedyEnsembleSelection(BaseSelector):
         order: list[int] = []
 
         if init_sorted:
-            single = _chunked_losses(metric, y, R, step)
+            single = _chunked_losses(metric, y, R, step, w)
             for k in np.argsort(single, kind="stable")[:init_sorted]:
                 S += R[k]
                 counts[k] += 1
@@ -151,7 +158,7 @@ class GreedyEnsembleSelection(BaseSelector):
                 E = buffer[: stop - start]
                 np.add(S, R[start:stop], out=E)
                 np.divide(E, np.float32(n + 1), out=E)
-                losses[start:stop] = metric.loss_reduced(y, E)
+                losses[start:stop] = metric.loss_reduced(y, E, w)
             losses[~np.isfinite(losses)] = np.inf
             if iteration == 0:
                 unit = loss_noise_unit(metric, losses.min())
@@ -196,9 +203,15 @@ class GreedyEnsembleSelection(BaseSelector):
         return S
 
 
-def _chunked_losses(metric: Any, y: np.ndarray, R: np.ndarray, step: int) -> np.ndarray:
+def _chunked_losses(
+    metric: Any,
+    y: np.ndarray,
+    R: np.ndarray,
+    step: int,
+    sample_weight: np.ndarray | None = None,
+) -> np.ndarray:
     out = np.empty(R.shape[0], dtype=np.float64)
     for start in range(0, R.shape[0], step):
         stop = min(start + step, R.shape[0])
-        out[start:stop] = metric.loss_reduced(y, R[start:stop])
+        out[start:stop] = metric.loss_reduced(y, R[start:stop], sample_weight)
     return out

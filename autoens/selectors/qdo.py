@@ -35,6 +35,9 @@ matrices computed once. Memory: the reduced tensor, one cached sum per archive s
 two batch-sized buffers. The final ensemble is scored with the arithmetic of
 :meth:`~QualityOptimizationES.combine`, so the single-best guarantee is exact.
 
+Sample weights: every evaluation uses the weighted loss, and the loss (or residual)
+correlation descriptor is weighted too.
+
 Layout: the descriptors are in :mod:`autoens.selectors.qdo_descriptors`, the
 archives in :mod:`autoens.selectors.qdo_archives`, the ask/evaluate/tell loop in
 :mod:`autoens.selectors.qdo_search`; this module holds the two estimators.
@@ -55,6 +58,7 @@ from autoens.selectors.base import (
     BOTH_FAMILIES,
     RANDOM_STATE_CONSTRAINT,
     REGRESSION,
+    ROW_EQUIVALENCES,
     BaseSelector,
     check_generator,
 )
@@ -84,6 +88,8 @@ class _PopulationES(BaseSelector):
 
     _guarantees_single_best: ClassVar[bool] = True
     _task_families: ClassVar[frozenset[str]] = BOTH_FAMILIES
+    _supports_sample_weight: ClassVar[bool] = True
+    _sample_weight_equivalences: ClassVar[frozenset[str]] = ROW_EQUIVALENCES
     #: True: sliding grid archive and two-point crossover (QDO-ES); False: quality
     #: archive and average crossover (QO-ES).
     _diverse: ClassVar[bool] = False
@@ -119,14 +125,16 @@ class _PopulationES(BaseSelector):
         max_elites = int(self.max_elites)
         rng = check_generator(self.random_state)
         n_models = P.shape[0]
+        w = self._sample_weight
 
         descriptors: list[np.ndarray] = []
         if self._diverse:
             similarity = None if configs is None else config_similarity(configs)
             if self.metric_.task.family == REGRESSION:
-                first, first_name = residual_correlation(P, y), "residual_correlation"
+                first = residual_correlation(P, y, w)
+                first_name = "residual_correlation"
             else:
-                first, first_name = loss_correlation(P, y), "loss_correlation"
+                first, first_name = loss_correlation(P, y, w), "loss_correlation"
             descriptors.append(first)
             if similarity is None:
                 logger.info(
@@ -158,6 +166,7 @@ class _PopulationES(BaseSelector):
             descriptors,
             two_point=self._diverse,
             rng=rng,
+            sample_weight=w,
         )
         search.run(n_iterations * n_models, batch_size)
         self._set_fitted(search)
@@ -235,9 +244,9 @@ class QualityOptimizationES(_PopulationES):
         Best loss in the archive after each batch (seed batches included).
     archive_size_ : int
         Elites in the final archive.
-    archive_counts_ : ndarray of int (archive_size_, n_models)
+    archive_counts_ : ndarray of int, shape (``archive_size_``, n_models)
         Their count vectors, in order of creation.
-    archive_losses_ : ndarray (archive_size_,)
+    archive_losses_ : ndarray, shape (``archive_size_``,)
         Their losses as evaluated during the search.
     evaluated_losses_ : ndarray
         Loss of every solution offered to the archive, in order (the single-model
@@ -284,12 +293,12 @@ evaluated_losses_, operator_probabilities_
     descriptor_names_ : tuple of str
         ``("loss_correlation", "config_similarity")`` (regression:
         ``"residual_correlation"`` first), or the first alone.
-    archive_descriptors_ : ndarray (archive_size_, n_descriptors)
+    archive_descriptors_ : ndarray, shape (``archive_size_``, n_descriptors)
         Descriptor values of the elites, in [0, 1].
     archive_boundaries_ : list of ndarray
         Final bin edges per descriptor (``bins + 1`` values each; values below the
         first or above the last edge fall into the outer bins).
-    evaluated_descriptors_ : ndarray (len(evaluated_losses_), n_descriptors)
+    evaluated_descriptors_ : ndarray, shape (``len(evaluated_losses_)``, n_descriptors)
         Descriptors of every solution offered to the archive (the remap buffer).
     n_remaps_ : int
         Times the bin edges were moved to the buffer's quantiles.

@@ -19,6 +19,9 @@ Signed, not absolute: anti-correlated residuals cancel and are the most diverse
 pair (descriptor 0), while the classification descriptor's absolute value would
 call them as alike as identical models. A model's correlation with itself is 1, so
 the one-model convention (descriptor 1) holds by construction.
+
+With sample weights both correlations are weighted (weighted means and covariances),
+so a row of weight 0 plays no part and integer weights act as repeated rows.
 """
 
 from __future__ import annotations
@@ -43,22 +46,30 @@ __all__ = [
 _CONSTANT_STD = 1e-6
 
 
-def loss_correlation(P: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """|Pearson correlation| (K, K) of the models' per-row losses ``1 - p_k(y_i)``.
+def loss_correlation(
+    P: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None
+) -> np.ndarray:
+    """|Pearson correlation| (K, K) of the models' per-row losses ``1 - p_k(y_i)``,
+    weighted by ``sample_weight`` when given.
 
     Constant loss vectors correlate 0 with everything. The diagonal is 0 (unused: a
     one-model ensemble's descriptor is defined as 1).
     """
     losses = 1.0 - np.take_along_axis(P, y[None, :, None], axis=2)[..., 0]
-    corr = np.abs(_correlation(losses.astype(np.float32, copy=False)))
+    corr = np.abs(
+        _correlation(losses.astype(np.float32, copy=False), weight=sample_weight)
+    )
     np.clip(corr, 0.0, 1.0, out=corr)
     np.fill_diagonal(corr, 0.0)
     return corr
 
 
-def residual_correlation(P: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """``(1 + ρ) / 2`` (K, K) for ρ the Pearson correlation of the models' signed
-    residuals ``P[k, :, 0] - y`` (regression; see the module docstring).
+def residual_correlation(
+    P: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None
+) -> np.ndarray:
+    """``(1 + ρ) / 2`` (K, K) for ρ the (weighted, with ``sample_weight``) Pearson
+    correlation of the models' signed residuals ``P[k, :, 0] - y`` (regression; see
+    the module docstring).
 
     Residuals are formed in float64 (the target may sit far from zero) and centred
     before the float32 product. A constant residual vector (a model off by a constant,
@@ -66,23 +77,41 @@ def residual_correlation(P: np.ndarray, y: np.ndarray) -> np.ndarray:
     (unused: a one-model ensemble's descriptor is defined as 1).
     """
     residuals = P[:, :, 0].astype(np.float64) - y[None, :]
-    residuals -= residuals.mean(axis=1, keepdims=True)
-    # "Constant" relative to the target's spread (residuals have its units).
-    spread = float(np.std(y))
+    if sample_weight is None:
+        residuals -= residuals.mean(axis=1, keepdims=True)
+        # "Constant" relative to the target's spread (residuals have its units).
+        spread = float(np.std(y))
+    else:
+        a = sample_weight / sample_weight.sum()
+        residuals -= (residuals @ a)[:, None]
+        spread = float(np.sqrt(((y - y @ a) ** 2) @ a))
     floor = _CONSTANT_STD * (spread if spread > 0.0 else 1.0)
-    corr = _correlation(residuals.astype(np.float32), floor)
+    corr = _correlation(residuals.astype(np.float32), floor, sample_weight)
     out = (1.0 + corr) / 2.0
     np.clip(out, 0.0, 1.0, out=out)
     np.fill_diagonal(out, 0.0)
     return out
 
 
-def _correlation(losses: np.ndarray, floor: float = _CONSTANT_STD) -> np.ndarray:
-    """Pearson correlation (K, K) float64 of the rows of a float32 (K, N) array;
-    rows whose standard deviation is at most ``floor`` correlate 0 with everything,
-    themselves included."""
-    mean = losses.mean(axis=1, dtype=np.float64)
-    centred = losses - mean[:, None].astype(np.float32)
+def _correlation(
+    losses: np.ndarray,
+    floor: float = _CONSTANT_STD,
+    weight: np.ndarray | None = None,
+) -> np.ndarray:
+    """Pearson correlation (K, K) float64 of the rows of a float32 (K, N) array,
+    weighted over the columns by ``weight`` when given; rows whose (weighted)
+    standard deviation is at most ``floor`` correlate 0 with everything, themselves
+    included."""
+    if weight is None:
+        mean = losses.mean(axis=1, dtype=np.float64)
+        centred = losses - mean[:, None].astype(np.float32)
+    else:
+        # Columns scaled by sqrt(N * a_i): the norm is then sqrt(N) times the
+        # weighted standard deviation, as the unweighted norm is.
+        a = weight / weight.sum()
+        mean = losses.astype(np.float64) @ a
+        centred = losses - mean[:, None].astype(np.float32)
+        centred *= np.sqrt(a * losses.shape[1]).astype(np.float32)
     norm = np.sqrt(np.einsum("ij,ij->i", centred, centred, dtype=np.float64))
     constant = norm <= floor * math.sqrt(max(1, losses.shape[1]))
     scale = np.where(constant, 0.0, 1.0 / np.where(constant, 1.0, norm))

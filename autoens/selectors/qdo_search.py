@@ -92,8 +92,10 @@ class _Search:
         *,
         two_point: bool,
         rng: np.random.Generator,
+        sample_weight: np.ndarray | None = None,
     ) -> None:
         self.metric, self.y, self.R = metric, y, R
+        self.w = sample_weight  # row weights of every loss (None: unweighted)
         # Regression losses have the target's units: compare them relatively.
         self.relative = metric.task.family == "regression"
         self.n_models = R.shape[0]
@@ -122,7 +124,7 @@ class _Search:
 
     def run(self, budget: int, batch_size: int) -> None:
         K = self.n_models
-        single = _chunked_losses(self.metric, self.y, self.R)
+        single = _chunked_losses(self.metric, self.y, self.R, self.w)
         self.n_evaluations = K
         self.single_best = int(np.argmin(single))
         self.single_loss = float(single[self.single_best])
@@ -174,7 +176,7 @@ class _Search:
         if _key(merged) != _key(candidates[0][1]):
             candidates.append(("merged", merged))
         E = np.stack([_canonical_mean(c, self.R) for _, c in candidates])
-        scores = _finite(self.metric.loss_reduced(self.y, E))
+        scores = _finite(self.metric.loss_reduced(self.y, E, self.w))
         self.n_evaluations += len(candidates)
         better = self._better
         pick = 1 if len(candidates) == 2 and better(scores[1], scores[0]) else 0
@@ -323,7 +325,7 @@ class _Search:
         E = self._means[:b]
         np.divide(S, counts.sum(axis=1).astype(np.float32)[:, None], out=E)
         losses = _finite(
-            self.metric.loss_reduced(self.y, E.reshape(b, *self.R.shape[1:]))
+            self.metric.loss_reduced(self.y, E.reshape(b, *self.R.shape[1:]), self.w)
         )
         self.n_evaluations += b
 
@@ -475,10 +477,12 @@ def _canonical_mean(counts: np.ndarray, A: np.ndarray) -> np.ndarray:
     return S
 
 
-def _chunked_losses(metric: Metric, y: np.ndarray, R: np.ndarray) -> np.ndarray:
+def _chunked_losses(
+    metric: Metric, y: np.ndarray, R: np.ndarray, w: np.ndarray | None = None
+) -> np.ndarray:
     """Loss of every model alone (one metric call per memory-bounded chunk)."""
     step = max(1, _CHUNK_ELEMENTS // max(1, R[0].size))
     out = np.empty(R.shape[0], dtype=np.float64)
     for start in range(0, R.shape[0], step):
-        out[start : start + step] = metric.loss_reduced(y, R[start : start + step])
+        out[start : start + step] = metric.loss_reduced(y, R[start : start + step], w)
     return _finite(out)

@@ -18,6 +18,12 @@ For regression the ``"brier"`` objective is the paper's own problem, the squared
 error of the mixture's values, solved in the residual form of
 :func:`~autoens.selectors.qp_regression.residual_gram` (the same QP, better
 conditioned); the log-loss objective and class balancing need classes.
+
+Sample weights are row weights of both objectives: ``a_i ∝ w_i`` in the Gram matrix
+(the weighted Brier score, or weighted MSE) and in the mixture likelihood; with
+``class_balanced`` each class's rows share ``1 / C`` in proportion to their weights
+(the weighted balanced accuracy's recall). The single-best fallback compares
+weighted losses.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from autoens.selectors.base import (
     BOTH_FAMILIES,
     CLASSIFICATION,
     REGRESSION,
+    ROW_EQUIVALENCES,
     BaseSelector,
 )
 from autoens.selectors.baselines import single_best_model
@@ -114,6 +121,8 @@ class QPSelector(BaseSelector):
     """
 
     _guarantees_single_best: ClassVar[bool] = True
+    _supports_sample_weight: ClassVar[bool] = True
+    _sample_weight_equivalences: ClassVar[frozenset[str]] = ROW_EQUIVALENCES
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "objective": [StrOptions({"brier", "log_loss"})],
         "class_balanced": ["boolean"],
@@ -157,13 +166,14 @@ class QPSelector(BaseSelector):
         ridge = float(self.ridge)
         cutoff = float(self.weight_cutoff)
         n_models = P.shape[0]
+        sw = self._sample_weight
         self.single_best_index_, self.single_best_loss_ = single_best_model(
-            self.metric_, y, P
+            self.metric_, y, P, sw
         )
         if self.metric_.task.family == REGRESSION:  # objective "brier": the MSE
-            G, b, const = residual_gram(P, y)
+            G, b, const = residual_gram(P, y, None if sw is None else sw / sw.sum())
         else:
-            row_weight = _row_weights(y, P.shape[2], self.class_balanced)
+            row_weight = _row_weights(y, P.shape[2], self.class_balanced, sw)
             if self.objective == "brier":
                 G, b, const = gram_matrix(P, y, row_weight)
             else:
@@ -192,7 +202,7 @@ class QPSelector(BaseSelector):
         # Keep the optimum only if it beats the single best on the target metric,
         # scored exactly as validation_loss_ will be (through combine).
         self.weights_ = w
-        loss = self.metric_.loss_single(y, self.combine(P))
+        loss = self.metric_.loss_single(y, self.combine(P), sw)
         self.used_single_best_ = not loss < self.single_best_loss_
         if self.used_single_best_:
             self.weights_ = np.eye(n_models)[self.single_best_index_]
@@ -333,8 +343,27 @@ def solve_mixture_log_loss(
 # --- helpers --------------------------------------------------------------------------
 
 
-def _row_weights(y: np.ndarray, n_classes: int, class_balanced: bool) -> np.ndarray:
-    """a_i, normalised to sum 1 (scaling does not move the argmin)."""
+def _row_weights(
+    y: np.ndarray,
+    n_classes: int,
+    class_balanced: bool,
+    sample_weight: np.ndarray | None = None,
+) -> np.ndarray:
+    """a_i, normalised to sum 1 (scaling does not move the argmin); proportional to
+    ``sample_weight`` within each class when given."""
+    if sample_weight is not None:
+        if not class_balanced:
+            return sample_weight / sample_weight.sum()
+        class_weight = np.bincount(y, weights=sample_weight, minlength=n_classes)
+        total = class_weight[y]
+        # A row of a class whose rows all weigh 0 has weight 0 itself.
+        a = np.divide(
+            sample_weight,
+            n_classes * total,
+            out=np.zeros_like(sample_weight),
+            where=total > 0,
+        )
+        return a / a.sum()
     if not class_balanced:
         return np.full(y.shape[0], 1.0 / y.shape[0])
     counts = np.bincount(y, minlength=n_classes).astype(np.float64)

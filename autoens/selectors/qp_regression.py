@@ -19,6 +19,9 @@ method"): :class:`AffineQPSelector`. Breiman (1996, "Stacked regressions", Machi
 Learning 24) found that without non-negativity the combination weights of
 correlated models overfit; on held-out rows we measured gains on some libraries and
 losses on more (see the class), so it is an explicit variant, never the default.
+
+Sample weights are the row weights ``a_i ∝ w_i`` of :func:`residual_gram` (the
+weighted squared error), and the single-best fallback compares weighted losses.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ import scipy.linalg
 from sklearn.utils.validation import check_is_fitted
 
 from autoens._sklearn import Interval
-from autoens.selectors.base import REGRESSION, BaseSelector
+from autoens.selectors.base import REGRESSION, ROW_EQUIVALENCES, BaseSelector
 from autoens.selectors.baselines import single_best_model
 
 __all__ = ["AffineQPSelector", "residual_gram", "solve_affine"]
@@ -143,6 +146,8 @@ class AffineQPSelector(BaseSelector):
     is_weighted_average: ClassVar[bool] = False
     _guarantees_single_best: ClassVar[bool] = True
     _task_families: ClassVar[frozenset[str]] = frozenset({REGRESSION})
+    _supports_sample_weight: ClassVar[bool] = True
+    _sample_weight_equivalences: ClassVar[frozenset[str]] = ROW_EQUIVALENCES
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "ridge": [Interval(Real, 0.0, 1.0, closed="both")],
         "weight_cutoff": [Interval(Real, 0.0, 0.5, closed="both")],
@@ -163,19 +168,20 @@ class AffineQPSelector(BaseSelector):
         configs: list[dict[str, Any]] | None = None,
     ) -> None:
         n_models = P.shape[0]
-        best, best_loss = single_best_model(self.metric_, y, P)
+        sw = self._sample_weight
+        best, best_loss = single_best_model(self.metric_, y, P, sw)
         self.single_best_index_, self.single_best_loss_ = best, best_loss
-        G, _, _ = residual_gram(P, y)
+        G, _, _ = residual_gram(P, y, None if sw is None else sw / sw.sum())
         w = np.ones(1) if n_models == 1 else solve_affine(G, ridge=float(self.ridge))
         w = _cut_affine(w, float(self.weight_cutoff))
         self.objective_value_ = float(w @ G @ w)
         self._set_weights(w)
-        loss = self.metric_.loss_single(y, self.combine(P))
+        loss = self.metric_.loss_single(y, self.combine(P), sw)
         self.used_single_best_ = not loss < best_loss
         if self.used_single_best_:
             self._set_weights(np.eye(n_models)[best])
         self._check_weights()
-        self.validation_loss_ = self.metric_.loss_single(y, self.combine(P))
+        self.validation_loss_ = self.metric_.loss_single(y, self.combine(P), sw)
 
     def _set_weights(self, w: np.ndarray) -> None:
         self.affine_weights_ = np.asarray(w, dtype=np.float64)

@@ -14,6 +14,12 @@ true weighted average.
 Both serve regression too (:mod:`autoens.selectors.stacking_regression`): the stacker
 is then a ridge regression on the members' values, and NNLS regresses the target on
 them.
+
+Sample weights: the stacker and every inner-CV stacker are fit with them (the
+meta-learner's ``sample_weight``, rescaled to mean 1 over the rows of positive
+weight, so that ``C`` keeps its meaning whatever the weights' scale and a row of
+weight 0 is as good as absent); the honest and in-sample losses are weighted. NNLS
+solves the weighted least squares (rows scaled by the square roots of the weights).
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from autoens.selectors.base import (
     BOTH_FAMILIES,
     RANDOM_STATE_CONSTRAINT,
     REGRESSION,
+    ROW_EQUIVALENCES,
     BaseSelector,
     check_generator,
 )
@@ -43,6 +50,7 @@ from autoens.selectors.baselines import single_best_model
 from autoens.selectors.qp import gram_matrix
 from autoens.selectors.stacking_regression import (
     RidgeStacker,
+    meta_weights,
     regression_gram,
     ridge_cross_val_predict,
 )
@@ -112,6 +120,10 @@ class StackingSelector(BaseSelector):
         "random_state": RANDOM_STATE_CONSTRAINT,
     }
     _task_families: ClassVar[frozenset[str]] = BOTH_FAMILIES
+    _supports_sample_weight: ClassVar[bool] = True
+    # Zero weights drop rows from the stacker's fit; repeats are not its weights (the
+    # meta-learner's weights are rescaled, and the inner folds split the copies).
+    _sample_weight_equivalences: ClassVar[frozenset[str]] = frozenset({"zero"})
 
     def __init__(
         self, *, C: float = 1.0, cv: int = 5, random_state: Any = None
@@ -130,10 +142,15 @@ class StackingSelector(BaseSelector):
         n_splits = int(self.cv)
         rng = check_generator(self.random_state)
         n_models, n_samples, n_classes = P.shape
+        sw = self._sample_weight
 
         regression = self.metric_.task.family == REGRESSION
         if not regression:
-            self.class_prior_ = np.bincount(y, minlength=n_classes) / n_samples
+            if sw is None:
+                self.class_prior_ = np.bincount(y, minlength=n_classes) / n_samples
+            else:
+                prior = np.bincount(y, weights=sw, minlength=n_classes)
+                self.class_prior_ = prior / prior.sum()
         if n_models == 1:
             self.stacker_ = None
             self.weights_ = np.ones(1)
@@ -142,10 +159,10 @@ class StackingSelector(BaseSelector):
             F = P[:, :, 0].T.astype(np.float64)
             seed = int(rng.integers(2**31 - 1))
             cv = ridge_cross_val_predict(
-                F, y, C=float(self.C), n_splits=n_splits, seed=seed
+                F, y, C=float(self.C), n_splits=n_splits, seed=seed, sample_weight=sw
             )
             self.cv_predictions_ = cv.astype(np.float32)[:, None]
-            self.stacker_ = RidgeStacker(float(self.C)).fit(F, y)
+            self.stacker_ = RidgeStacker(float(self.C)).fit(F, y, sw)
             mass = np.abs(self.stacker_.coef_)
             total = mass.sum()
             self.weights_ = (
@@ -154,16 +171,16 @@ class StackingSelector(BaseSelector):
         else:
             Z = _features(P)
             seed = int(rng.integers(2**31 - 1))
-            self.cv_predictions_ = self._cross_val_predict(Z, y, n_splits, seed)
-            self.stacker_ = self._fit_quietly(Z, y) if _two_classes(y) else None
+            self.cv_predictions_ = self._cross_val_predict(Z, y, n_splits, seed, sw)
+            self.stacker_ = self._fit_quietly(Z, y, sw) if _two_classes(y) else None
             mass = self._coefficient_mass(n_models, n_classes)
             total = mass.sum()
             self.weights_ = (
                 mass / total if total > 0 else np.full(n_models, 1 / n_models)
             )
         self._check_weights()
-        self.validation_loss_ = self.metric_.loss_single(y, self.cv_predictions_)
-        self.train_loss_ = self.metric_.loss_single(y, self.combine(P))
+        self.validation_loss_ = self.metric_.loss_single(y, self.cv_predictions_, sw)
+        self.train_loss_ = self.metric_.loss_single(y, self.combine(P), sw)
 
     def combine(self, P: Any, X: Any = None) -> np.ndarray:
         """The stacker's class probabilities (n_samples, n_classes) float32; for
@@ -196,7 +213,12 @@ class StackingSelector(BaseSelector):
         return LogisticRegression(C=float(self.C), max_iter=_MAX_ITER)
 
     def _cross_val_predict(
-        self, Z: np.ndarray, y: np.ndarray, n_splits: int, seed: int
+        self,
+        Z: np.ndarray,
+        y: np.ndarray,
+        n_splits: int,
+        seed: int,
+        sample_weight: np.ndarray | None = None,
     ) -> np.ndarray:
         n_classes = self.n_classes_
         if y.shape[0] < 2:  # nothing to hold out: the class frequencies
@@ -211,15 +233,19 @@ class StackingSelector(BaseSelector):
         out = np.empty((y.shape[0], n_classes), dtype=np.float32)
         for train, test in folds.split(Z, y):
             if _two_classes(y[train]):
-                model = self._fit_quietly(Z[train], y[train])
+                fold_weight = None if sample_weight is None else sample_weight[train]
+                model = self._fit_quietly(Z[train], y[train], fold_weight)
                 logits = model.decision_function(Z[test])
                 out[test] = _logits_to_proba(logits, model.classes_, n_classes)
             else:
                 out[test] = np.eye(n_classes, dtype=np.float32)[y[train][0]]
         return out
 
-    def _fit_quietly(self, Z: np.ndarray, y: np.ndarray) -> LogisticRegression:
-        """Fit a stacker on one BLAS thread, logging (not raising) non-convergence.
+    def _fit_quietly(
+        self, Z: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None
+    ) -> LogisticRegression:
+        """Fit a stacker on one BLAS thread, logging (not raising) non-convergence;
+        row weights as :func:`meta_weights` rescales them.
 
         lbfgs spends its time in small vector operations where a second BLAS thread
         only spins: one thread was 2-6x faster at every size we measured, up to
@@ -228,7 +254,9 @@ class StackingSelector(BaseSelector):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConvergenceWarning)
             with threadpool_limits(limits=1, user_api="blas"):
-                model = self._new_stacker().fit(Z, y)
+                model = self._new_stacker().fit(
+                    Z, y, sample_weight=meta_weights(sample_weight)
+                )
         for w in caught:
             if issubclass(w.category, ConvergenceWarning):
                 logger.warning(
@@ -274,6 +302,8 @@ class NNLSStacking(BaseSelector):
     """
 
     _task_families: ClassVar[frozenset[str]] = BOTH_FAMILIES
+    _supports_sample_weight: ClassVar[bool] = True
+    _sample_weight_equivalences: ClassVar[frozenset[str]] = ROW_EQUIVALENCES
 
     def __init__(self) -> None:
         pass
@@ -285,16 +315,17 @@ class NNLSStacking(BaseSelector):
         X: Any = None,
         configs: list[dict[str, Any]] | None = None,
     ) -> None:
+        sw = self._sample_weight
         if self.metric_.task.family == REGRESSION:
-            G, c = regression_gram(P, y)
+            G, c = regression_gram(P, y, sw)
         else:
-            G, c, _ = gram_matrix(P, y)
+            G, c, _ = gram_matrix(P, y, sw)
         self.coef_ = nnls_from_gram(G, c)
         total = self.coef_.sum()
         if total > 0:
             self.weights_ = self.coef_ / total
         else:
-            best, _ = single_best_model(self.metric_, y, P)
+            best, _ = single_best_model(self.metric_, y, P, sw)
             self.weights_ = np.eye(P.shape[0])[best]
 
 

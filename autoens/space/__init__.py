@@ -19,6 +19,7 @@ from autoens.space.registry import (
     suggest,
     to_optuna_params,
 )
+from autoens.space.wrappers import accepts_sample_weight, fit_model
 
 __all__ = [
     "DEFAULT_LEARNERS",
@@ -28,7 +29,9 @@ __all__ = [
     "TASK_FAMILIES",
     "FeatureTypes",
     "LearnerSpec",
+    "accepts_sample_weight",
     "default_learners",
+    "fit_model",
     "from_optuna_params",
     "get_learners",
     "get_portfolio",

@@ -9,6 +9,13 @@ competence space of the dynamic selectors (one notion of column kinds everywhere
   natively), optionally imputed (random forest).
 * Missing categories become their own level, :data:`MISSING_CATEGORY`; unseen ones map
   to the pooled infrequent level (one-hot) or to NaN (ordinal codes).
+* A numeric column with no value in a training fold carries nothing the model can
+  learn, and HistGB cannot even bin it (its threshold search fails with "window shape
+  cannot be larger than input array shape"). The schema drops columns that are empty
+  in the whole training set, but a fold can still miss every value of a sparse
+  column: the imputer then fills it with zeros (``keep_empty_features``) and the
+  non-imputing tree preprocessor with :class:`EmptyColumnFiller`, so every learner
+  sees a constant it ignores, at fit and at predict time.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
@@ -31,6 +39,7 @@ from autoens.space.registry import FeatureTypes
 
 __all__ = [
     "MISSING_CATEGORY",
+    "EmptyColumnFiller",
     "categorical_indices",
     "clean_categories",
     "dense_preprocessor",
@@ -52,6 +61,27 @@ def clean_categories(X: Any) -> np.ndarray:
     values = np.asarray(X, dtype=object)
     missing = pd.isna(values)
     return np.where(missing, MISSING_CATEGORY, values.astype(str)).astype(object)
+
+
+class EmptyColumnFiller(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+    """Numbers as a float64 array, with the columns that had no value in ``fit`` set
+    to 0 (at fit and predict time), so that no learner sees an all-NaN column; other
+    values, NaN included, pass through unchanged."""
+
+    def fit(self, X: Any, y: Any = None) -> EmptyColumnFiller:
+        """Remember which columns have no value."""
+        values = np.asarray(X, dtype=np.float64)
+        self.empty_ = np.isnan(values).all(axis=0)
+        self.n_features_in_ = values.shape[1]
+        if hasattr(X, "columns"):
+            self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        return self
+
+    def transform(self, X: Any) -> np.ndarray:
+        """The values, empty-at-fit columns replaced by zeros."""
+        values = np.array(X, dtype=np.float64)
+        values[:, self.empty_] = 0.0
+        return values
 
 
 def _median_imputer() -> SimpleImputer:
@@ -107,12 +137,13 @@ def tree_preprocessor(
 ) -> ColumnTransformer:
     """Numerics (NaN kept unless ``impute``), then categoricals as ordinal codes.
 
-    The output puts the numeric block first and the categorical columns last (see
-    :func:`categorical_indices`).
+    Numeric columns empty in the training data become zeros either way (see the
+    module docstring). The output puts the numeric block first and the categorical
+    columns last (see :func:`categorical_indices`).
     """
     transformers = []
     if feature_types.numeric:
-        numeric = _median_imputer() if impute else "passthrough"
+        numeric = _median_imputer() if impute else EmptyColumnFiller()
         transformers.append(("num", numeric, list(feature_types.numeric)))
     if feature_types.categorical:
         categorical = Pipeline(

@@ -15,6 +15,10 @@ Every default classifier's model is wrapped in :class:`SafeClassifier`, which
 Every default regressor's model is wrapped in :class:`SafeRegressor`, which does 3-5
 for regression and, instead of 1-2, standardises the target (see its docstring) and
 answers a fold with a constant target (or a single row) with that constant.
+
+Both pass ``sample_weight`` on to the wrapped model when it accepts one;
+:func:`fit_model` fits any candidate (a pipeline ending in a wrapper, or a bare model)
+with row weights and says whether they were used.
 """
 
 from __future__ import annotations
@@ -25,10 +29,44 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils.validation import check_is_fitted
+from sklearn.pipeline import Pipeline
+from sklearn.utils.validation import check_is_fitted, has_fit_parameter
 from threadpoolctl import threadpool_limits
 
-__all__ = ["SafeClassifier", "SafeRegressor"]
+__all__ = ["SafeClassifier", "SafeRegressor", "accepts_sample_weight", "fit_model"]
+
+
+def accepts_sample_weight(model: Any) -> bool:
+    """Whether fitting ``model`` can weight its rows (the last step of a pipeline
+    decides; a wrapper asks the model it wraps)."""
+    if isinstance(model, Pipeline):
+        model = model.steps[-1][1]
+    if isinstance(model, SafeClassifier | SafeRegressor):
+        model = model.estimator
+        if isinstance(model, Pipeline):
+            return accepts_sample_weight(model)
+    return model is not None and has_fit_parameter(model, "sample_weight")
+
+
+def fit_model(model: Any, X: Any, y: Any, sample_weight: Any = None) -> bool:
+    """Fit ``model`` with ``sample_weight`` when it accepts them; True when used.
+
+    A model that cannot weight rows is fitted unweighted (the caller warns once per
+    learner); None fits exactly as ``model.fit(X, y)``.
+    """
+    kwargs = _weight_kwargs(model, sample_weight)
+    model.fit(X, y, **kwargs)
+    return sample_weight is None or bool(kwargs)
+
+
+def _weight_kwargs(estimator: Any, sample_weight: Any) -> dict[str, Any]:
+    """``sample_weight=`` for the wrapped model's ``fit`` (a pipeline routes it to
+    its last step); nothing without weights."""
+    if sample_weight is None or not accepts_sample_weight(estimator):
+        return {}
+    if isinstance(estimator, Pipeline):
+        return {f"{estimator.steps[-1][0]}__sample_weight": sample_weight}
+    return {"sample_weight": sample_weight}
 
 
 class SafeClassifier(ClassifierMixin, BaseEstimator):
@@ -44,7 +82,7 @@ class SafeClassifier(ClassifierMixin, BaseEstimator):
         self.estimator = estimator
         self.fit_params = fit_params
 
-    def fit(self, X: Any, y: Any) -> SafeClassifier:
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> SafeClassifier:
         y = np.asarray(y)
         self.classes_, y_encoded = np.unique(y, return_inverse=True)
         self.n_features_in_ = X.shape[1]
@@ -56,7 +94,12 @@ class SafeClassifier(ClassifierMixin, BaseEstimator):
         _fit_to_data(estimator, np.bincount(y_encoded))
         with warnings.catch_warnings(), threadpool_limits(limits=1):
             warnings.simplefilter("ignore", ConvergenceWarning)
-            estimator.fit(X, y_encoded, **(self.fit_params or {}))
+            estimator.fit(
+                X,
+                y_encoded,
+                **(self.fit_params or {}),
+                **_weight_kwargs(estimator, sample_weight),
+            )
         self.estimator_ = estimator
         return self
 
@@ -115,17 +158,28 @@ class SafeRegressor(RegressorMixin, BaseEstimator):
         self.fit_params = fit_params
         self.standardize_target = standardize_target
 
-    def fit(self, X: Any, y: Any) -> SafeRegressor:
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> SafeRegressor:
         y = np.asarray(y, dtype=np.float64).ravel()
         self.n_features_in_ = X.shape[1]
-        self.y_mean_ = float(y.mean()) if len(y) else 0.0
+        if sample_weight is not None and not np.sum(sample_weight) > 0:
+            sample_weight = None  # a fold whose rows all weigh 0: weigh them alike
+        # Weighted, the centre and scale of the target are the weighted ones (the
+        # constant answer of a constant fold is then the weighted mean).
+        self.y_mean_ = float(np.average(y, weights=sample_weight)) if len(y) else 0.0
         if len(y) < 2 or np.ptp(y) == 0.0:
             # Nothing to learn; predict answers the (only) value.
             self.y_scale_ = 1.0
             self.estimator_ = None
             return self
         if self.standardize_target:
-            self.y_scale_ = float(y.std())
+            if sample_weight is None:
+                self.y_scale_ = float(y.std())
+            else:
+                spread = np.average((y - self.y_mean_) ** 2, weights=sample_weight)
+                self.y_scale_ = float(np.sqrt(spread))
+                if self.y_scale_ == 0.0:  # the rows that weigh agree: a constant
+                    self.y_scale_, self.estimator_ = 1.0, None
+                    return self
             target = (y - self.y_mean_) / self.y_scale_
         else:
             self.y_mean_, self.y_scale_ = 0.0, 1.0
@@ -134,7 +188,12 @@ class SafeRegressor(RegressorMixin, BaseEstimator):
         _fit_to_rows(estimator, len(y))
         with warnings.catch_warnings(), threadpool_limits(limits=1):
             warnings.simplefilter("ignore", ConvergenceWarning)
-            estimator.fit(X, target, **(self.fit_params or {}))
+            estimator.fit(
+                X,
+                target,
+                **(self.fit_params or {}),
+                **_weight_kwargs(estimator, sample_weight),
+            )
         self.estimator_ = estimator
         return self
 

@@ -8,6 +8,7 @@ processes, which must be able to unpickle them.
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
 import os
@@ -25,12 +26,16 @@ from autoens.space import FeatureTypes, LearnerSpec
 
 __all__ = [
     "CrashingClassifier",
+    "DyingClassifier",
     "FakeEvaluator",
     "HangingClassifier",
     "NaNClassifier",
+    "SleepyClassifier",
     "fake_learner",
     "quadratic_learner",
     "read_evaluator_log",
+    "sleepy_learner",
+    "slow_worker_init",
 ]
 
 # --- learners that misbehave on purpose (for search-loop tests) ---------------------
@@ -72,19 +77,77 @@ class NaNClassifier(_FakeClassifier):
         return np.full((len(X), len(self.classes_)), np.nan)
 
 
+class DyingClassifier(_FakeClassifier):
+    """Ends the process that fits it (``os._exit``), like a segfault or the OOM
+    killer: on Dask the worker dies, and its nanny starts a new one."""
+
+    def fit(self, X: Any, y: Any) -> DyingClassifier:
+        os._exit(13)
+
+
+class SleepyClassifier(_FakeClassifier):
+    """Sleeps ``seconds`` in ``fit``, then predicts the class frequencies nudged by
+    ``x``: a slow learner whose trials finish, each with its own predictions."""
+
+    def __init__(self, seconds: float = 0.0, x: float = 0.5) -> None:
+        self.seconds = seconds
+        self.x = x
+
+    def fit(self, X: Any, y: Any) -> SleepyClassifier:
+        time.sleep(self.seconds)
+        self.classes_, counts = np.unique(y, return_counts=True)
+        self.prior_ = counts / counts.sum()
+        return self
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        tilt = np.linspace(-1.0, 1.0, len(self.prior_))
+        proba = np.clip(self.prior_ + 0.05 * (self.x - 0.5) * tilt, 1e-3, None)
+        return np.tile(proba / proba.sum(), (len(X), 1))
+
+
 def _build_fake(params: dict[str, Any], feature_types: Any, random_state: int) -> Any:
     kinds = {
         "crash": CrashingClassifier,
         "hang": HangingClassifier,
         "nan": NaNClassifier,
+        "die": DyingClassifier,
         "constant": _FakeClassifier,
     }
     return kinds[params["kind"]]()
 
 
+def _build_sleepy(
+    params: dict[str, Any], feature_types: Any, random_state: int, *, seconds: float
+) -> Any:
+    return SleepyClassifier(seconds=seconds, x=float(params["x"]))
+
+
+def sleepy_learner(seconds: float) -> LearnerSpec:
+    """A ``LearnerSpec`` named ``"sleepy"`` whose fit takes ``seconds`` per fold; its
+    one hyper-parameter ``x`` in [0, 1] makes every config a distinct trial."""
+    return LearnerSpec(
+        name="sleepy",
+        build=functools.partial(_build_sleepy, seconds=seconds),
+        distributions={"x": FloatDistribution(0.0, 1.0)},
+        defaults={"x": 0.5},
+    )
+
+
+def slow_worker_init(seconds: float) -> None:
+    """A worker initializer that starts like the search's own, then takes ``seconds``
+    longer, like the imports of a loaded machine. For tests that patch
+    ``autoens.search.executors._init_worker`` with
+    ``functools.partial(slow_worker_init, seconds)``."""
+    from autoens.search import executors
+
+    executors._init_worker()
+    time.sleep(seconds)
+
+
 def fake_learner(kind: str) -> LearnerSpec:
-    """A ``LearnerSpec`` named ``kind`` whose estimator crashes, hangs, predicts NaN or
-    predicts a constant (``kind`` in "crash", "hang", "nan", "constant")."""
+    """A ``LearnerSpec`` named ``kind`` whose estimator crashes, hangs, predicts NaN,
+    ends its own process or predicts a constant (``kind`` in "crash", "hang", "nan",
+    "die", "constant")."""
     return LearnerSpec(
         name=kind,
         build=_build_fake,
@@ -120,7 +183,8 @@ class FakeEvaluator:
     ``x = 0.3`` (:func:`quadratic_learner`). It sleeps ``delay`` seconds (plus
     ``params["delay"]`` if the space has one), fails when ``params.get("fail")`` is
     true, and appends one JSON line per call to ``log`` (a file path) so a test can
-    count what the workers really evaluated. Picklable: it runs in worker processes.
+    count what the workers really evaluated (with the sum of the ``sample_weight``
+    the worker got, or null). Picklable: it runs in worker processes.
     """
 
     delay: float = 0.0
@@ -136,10 +200,17 @@ class FakeEvaluator:
         feature_types: FeatureTypes,
         task: Any,
         random_state: int,
+        sample_weight: np.ndarray | None = None,
     ) -> TrialResult:
         if self.log is not None:
+            weight_sum = None if sample_weight is None else float(sample_weight.sum())
             line = json.dumps(
-                {"learner": spec.name, "params": params, "pid": os.getpid()}
+                {
+                    "learner": spec.name,
+                    "params": params,
+                    "pid": os.getpid(),
+                    "sample_weight_sum": weight_sum,
+                }
             )
             with open(self.log, "a", encoding="utf-8") as f:
                 f.write(line + "\n")

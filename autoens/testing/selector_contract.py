@@ -11,8 +11,9 @@ from sklearn.exceptions import NotFittedError
 from autoens.metrics import get_metric
 from autoens.testing._checks import expect as _expect
 from autoens.testing.tensors import make_prediction_tensor, make_regression_tensor
+from autoens.testing.weight_contract import check_sample_weights
 
-__all__ = ["check_selector"]
+__all__ = ["check_sample_weights", "check_selector"]
 
 # --- selector contract ----------------------------------------------------------------
 
@@ -37,13 +38,18 @@ def check_selector(
     ``combine`` (static selectors), ``validation_loss_``, ``required_members_``;
     determinism under ``random_state``; one model, duplicated models and constant
     predictions; clear ``ValueError`` on bad input; and, when the selector declares
-    ``_guarantees_single_best``, a fit loss no worse than SingleBest's.
+    ``_guarantees_single_best``, a fit loss no worse than SingleBest's. Then the
+    sample-weight contract (:func:`check_sample_weights`): no weights and equal
+    weights give today's ensemble, the weighted ``validation_loss_``, repeated rows
+    and zero-weight rows where the selector declares those equivalences, and
+    ``ValueError`` on invalid weights.
 
     ``task="regression"`` runs the regression contract instead
     (:func:`_check_regression_selector`; ``n_classes`` is then unused).
     """
     if task == "regression":
         _check_regression_selector(selector)
+        check_sample_weights(selector, task="regression")
         return
     if task != "classification":
         raise ValueError(
@@ -83,6 +89,7 @@ def check_selector(
         _check_deterministic(selector, P, y, X, configs, name)
         _check_edge_cases(selector, P, y, X, name)
     _check_bad_input(selector, name)
+    check_sample_weights(selector, n_classes=n_classes)
 
 
 def _fit(

@@ -101,12 +101,59 @@ def test_single_best_tie_goes_to_lowest_index() -> None:
     assert sb.validation_loss_ == sb.losses_.min()
 
 
+# Every name with the class and the parameters it must build, written out here rather
+# than read from the registry, so a name wired to the wrong class or parameters fails.
+_EXPECTED_SELECTORS: dict[str, tuple[str, dict]] = {
+    "ges": ("GreedyEnsembleSelection", {}),
+    "greedy": ("GreedyEnsembleSelection", {}),
+    "single_best": ("SingleBest", {}),
+    "single-best": ("SingleBest", {}),
+    "qo-es": ("QualityOptimizationES", {}),
+    "qdo-es": ("QualityDiversityOptimizationES", {}),
+    "cmaes": ("CMAESSelector", {}),
+    "cmaes-raw": ("CMAESSelector", {"normalize": None}),
+    "qp": ("QPSelector", {}),
+    "qp-balanced": ("QPSelector", {"class_balanced": True}),
+    "qp-logloss": ("QPSelector", {"objective": "log_loss"}),
+    "stacking": ("StackingSelector", {}),
+    "nnls-stacking": ("NNLSStacking", {}),
+    "knora-e": ("KNORAE", {}),
+    "knora-u": ("KNORAU", {}),
+    "des-p": ("DESP", {}),
+    "knop": ("KNOP", {}),
+    "ola": ("OLA", {}),
+    "meta-des": ("METADES", {}),
+    "oracle": ("Oracle", {}),
+    "qp-affine": ("AffineQPSelector", {}),
+    "des-local": ("LocalErrorWeighting", {}),
+    "local-best": ("LocalBest", {}),
+    "auto": ("AutoSelector", {}),
+}
+
+
+def test_every_name_is_listed_here():
+    assert set(SELECTOR_NAMES) == set(_EXPECTED_SELECTORS)
+
+
 @pytest.mark.parametrize("name", SELECTOR_NAMES)
 def test_get_selector_by_name(name: str) -> None:
+    cls_name, changed = _EXPECTED_SELECTORS[name]
     sel = get_selector(name, random_state=4)
     assert isinstance(sel, BaseSelector)
-    if isinstance(sel, GreedyEnsembleSelection):
-        assert sel.random_state == 4
+    assert type(sel).__name__ == cls_name
+    defaults = type(sel)().get_params(deep=False)
+    params = sel.get_params(deep=False)
+    differs = {
+        key: value
+        for key, value in params.items()
+        if key != "random_state" and value != defaults[key]
+    }
+    assert differs == changed
+    if "random_state" in params:
+        assert params["random_state"] == 4
+    # names are case- and space-insensitive, and give a fresh object each time
+    again = get_selector(f" {name.upper()} ", random_state=4)
+    assert again is not sel and again.get_params(deep=False) == params
 
 
 def test_get_selector_clones_objects_and_keeps_explicit_seed() -> None:

@@ -111,7 +111,9 @@ def test_multiclass_roc_auc_is_not_a_guaranteed_bound() -> None:
     B = [[0.3, 0.4, 0.3], [0.1, 0.5, 0.4], [0.1, 0.1, 0.8]]
     P = np.array([A, B], dtype=np.float32)
     m = get_metric("roc_auc")
-    assert_array_equal(m.loss(y, P), [m.loss(y, P)[0], 0.0])
+    # A by hand: class 0's positive (.45) beats one of its two negatives (.1, not
+    # .49), classes 1 and 2 are ranked perfectly: AUC (1/2 + 1 + 1) / 3.
+    np.testing.assert_allclose(m.loss(y, P), [1.0 - 2.5 / 3.0, 0.0], atol=1e-12)
     oracle = Oracle().fit(P, y, metric="roc_auc")
     assert_array_equal(oracle.choice_, [0, 0, 0])
     assert oracle.validation_loss_ == pytest.approx(1.0 - (0.5 + 1.0 + 1.0) / 3)
