@@ -184,6 +184,9 @@ class AutoEnsembleBase(BaseEstimator):
             frame, y_enc, n_splits=self.cv, random_state=seed, sample_weight=weights
         )
         specs = get_learners(self.learners, task=self.task_)
+        from autoens.search.storage import check_storage
+
+        check_storage(self.storage)  # before get_cache creates the cache folder
         cache = get_cache(self.cache_dir, fingerprint=folds.fingerprint)
         callbacks: list[BaseCallback] = []
         if self.verbose > 0:

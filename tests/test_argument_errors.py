@@ -127,6 +127,7 @@ def test_storage_errors_name_the_parameter(tiny, places, case):
     message = _one_line_error(excinfo)
     assert message.startswith(f"storage={url!r}{rest}"), message
     _no_trial_ran(cache)
+    assert not cache.exists()  # checked before the cache folder is made
 
 
 @pytest.mark.parametrize("case", CACHE_CASES)

@@ -467,11 +467,16 @@ class SearchLoop:
         for future in [f for f in running if f.done()]:
             self._collect(future, running.pop(future))
         finished = sum(r.status != "cancelled" for r in self.records)
+        outcome = (
+            f"the ensemble is built from the {finished} finished"
+            if finished
+            else "no trial has finished, so there is nothing to build an ensemble from"
+        )
         logger.warning(
-            "search interrupted (Ctrl-C): stopping %d running trial(s); the ensemble "
-            "is built from the %d finished. Press Ctrl-C again to abort.",
+            "search interrupted (Ctrl-C): stopping %d running trial(s); %s. "
+            "Press Ctrl-C again to abort.",
             len(running),
-            finished,
+            outcome,
         )
         if not running:
             return
