@@ -302,7 +302,7 @@ class AutoEnsembleBase(BaseEstimator):
             metric=metric,
             X=X,
             configs=lib.configs,
-            sample_weight=getattr(lib, "sample_weight", None),  # 0.1 pickles: none
+            sample_weight=lib.sample_weight,
         )
         self.ensemble_ = FittedEnsemble(
             lib.fold_models(fitted.required_members_),

@@ -9,7 +9,6 @@ before its configuration was drawn is failed as ``"abandoned"`` and not counted.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import random
 import signal
@@ -21,6 +20,7 @@ from pathlib import Path
 import optuna
 import psutil
 import pytest
+from _processes import wait_until_gone
 from sklearn.datasets import load_breast_cancer
 
 from autoens import AutoEnsembleClassifier
@@ -85,22 +85,8 @@ def _kill_and_wait_for_workers(proc: subprocess.Popen) -> None:
     workers = psutil.Process(proc.pid).children(recursive=True)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    # A worker still starting up exits once its initializer runs, which can take a
-    # while on a loaded machine; one that exited may stay a zombie until init
-    # collects it.
-    deadline = time.monotonic() + 90
-    while (alive := _running(workers)) and time.monotonic() < deadline:
-        time.sleep(0.2)
+    alive = wait_until_gone(workers)
     assert not alive, f"workers of the killed search outlived it: {alive}"
-
-
-def _running(processes: list[psutil.Process]) -> list[psutil.Process]:
-    running = []
-    for process in processes:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            if process.status() != psutil.STATUS_ZOMBIE:
-                running.append(process)
-    return running
 
 
 @pytest.mark.parametrize(

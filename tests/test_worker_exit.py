@@ -16,6 +16,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from _processes import wait_until_gone
 from sklearn.datasets import load_breast_cancer
 
 # `autoens fit` where nothing can finish: the only learner hangs and the workers take
@@ -129,17 +130,6 @@ os.kill(os.getpid(), signal.SIGKILL)
 """
 
 
-def _running(processes: list[psutil.Process]) -> list[psutil.Process]:
-    """Those still running: not gone, and not exited but left unreaped (a zombie,
-    until init collects it)."""
-    running = []
-    for process in processes:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            if process.status() != psutil.STATUS_ZOMBIE:
-                running.append(process)
-    return running
-
-
 def test_workers_still_starting_when_the_search_is_killed_exit_too(tmp_path):
     """A worker's parent is the process that spawned it, not whoever it is handed to
     after that process died: else it waits for a parent that never goes away."""
@@ -161,10 +151,7 @@ def test_workers_still_starting_when_the_search_is_killed_exit_too(tmp_path):
     try:
         # 3 s of start-up (more on a loaded machine), then at most the 1 s poll of
         # the parent; before, they waited for loky's idle timeout (300 s)
-        deadline = time.monotonic() + 90
-        while _running(workers) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert not _running(workers), "orphaned workers still alive"
+        assert not wait_until_gone(workers), "orphaned workers still alive"
     finally:
         for worker in workers:
             with contextlib.suppress(psutil.NoSuchProcess):

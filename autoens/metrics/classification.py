@@ -198,15 +198,17 @@ def _roc_auc_loss(y: np.ndarray, R: np.ndarray) -> np.ndarray:
             f"{'no' if counts[bad[0]] == 0 else 'only'} samples in y. Every class "
             "needs at least one positive and one negative sample."
         )
-    auc = _per_class_auc(
-        R, y, classes, lambda r, label, out: _AucTask(r, label.astype(np.int32), out)
-    )
+    auc = _per_class_auc(R, y, classes, _AucTask, np.int32)
     # sklearn's macro average: the mean of the per-class AUCs.
     return 1.0 - auc.mean(axis=1)
 
 
 def _per_class_auc(
-    R: np.ndarray, y: np.ndarray, classes: list[int], make_task: Callable[..., Any]
+    R: np.ndarray,
+    y: np.ndarray,
+    classes: list[int],
+    make_task: Callable[..., Any],
+    label_dtype: type,
 ) -> np.ndarray:
     """AUC of each model (rows of ``R``) for each class of ``classes``: (n_models,
     n_classes), computed by ``make_task(R_chunk, is_class, out_chunk)`` tasks over
@@ -218,7 +220,7 @@ def _per_class_auc(
         rows = -(-n_models // _N_THREADS)
     tasks = []
     for j, c in enumerate(classes):
-        label = y == c
+        label = (y == c).astype(label_dtype)
         for start in range(0, n_models, rows):
             stop = min(start + rows, n_models)
             tasks.append(make_task(R[start:stop, j], label, auc[start:stop, j]))
@@ -243,7 +245,8 @@ def _weighted_roc_auc_loss(y: np.ndarray, R: np.ndarray, w: np.ndarray) -> np.nd
         R,
         y,
         classes,
-        lambda r, label, out: _WeightedAucTask(r, label.astype(np.int64), w, out),
+        lambda r, label, out: _WeightedAucTask(r, label, w, out),
+        np.int64,
     )
     return 1.0 - auc.mean(axis=1)
 
