@@ -16,6 +16,8 @@ __all__ = [
     "AutoEnsembleRegressor",
     "SearchError",
     "__version__",
+    "load",
+    "save",
     "select",
 ]
 
@@ -24,6 +26,8 @@ _LAZY = {
     "AutoEnsembleClassifier": "autoens.estimator",
     "AutoEnsembleRegressor": "autoens.estimator",
     "SearchError": "autoens.estimator",
+    "load": "autoens.persist",
+    "save": "autoens.persist",
     "select": "autoens.replay",
 }
 
@@ -33,6 +37,7 @@ if TYPE_CHECKING:
         AutoEnsembleRegressor,
         SearchError,
     )
+    from autoens.persist import load, save
     from autoens.replay import select
 
 

@@ -62,6 +62,11 @@ class FittedEnsemble:
     neighbours live in.
     """
 
+    #: Maps combined probabilities to calibrated ones (``autoens.calibration``), set
+    #: after selection; None: none. A class attribute, so that ensembles saved before
+    #: calibration existed load without it.
+    calibrator: Any = None
+
     def __init__(
         self,
         members: Mapping[int, list[Any]],
@@ -79,6 +84,9 @@ class FittedEnsemble:
         if missing:
             raise ValueError(f"fold models of required members {missing} are missing")
         self.members = {int(i): members[int(i)] for i in self.required}
+        # What CV+ intervals need: each member's fold models, even after a member
+        # is refit on all rows (``set_member_models``) and predicts with one model.
+        self.fold_members = dict(self.members)
         if selector.is_dynamic and competence is None:
             raise ValueError(
                 f"{type(selector).__name__} is a dynamic selector: pass the "
@@ -98,24 +106,39 @@ class FittedEnsemble:
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """The ensemble's prediction rows for converted data (class probabilities for
         classification), float64. Each member predicts with the mean of its fold
-        models."""
+        models, or with its one model refit on all rows."""
+        shared: dict = {}  # preprocessing every member's models share
         required = np.stack(
-            [predict_member(self.members[int(i)], X, self.task) for i in self.required]
+            [
+                predict_member(self.members[int(i)], X, self.task, shared)
+                for i in self.required
+            ]
         )
         return self._combine(required, X)
 
+    @property
+    def refit_members(self) -> list[int]:
+        """Members that predict with a model refit on all rows, not fold models."""
+        return [i for i, m in self.members.items() if m is not self.fold_members[i]]
+
+    def set_member_models(self, index: int, models: list[Any]) -> None:
+        """Let member ``index`` predict with ``models`` (its refit model, as a list
+        of one); its fold models stay in ``fold_members`` for :meth:`predict_folds`."""
+        if int(index) not in self.members:
+            raise KeyError(f"library member {index} is not in the ensemble")
+        self.members[int(index)] = list(models)
+
     def predict_folds(self, X: pd.DataFrame) -> np.ndarray:
         """(n_folds, n_rows, n_outputs) float64: for each CV fold, the ensemble of the
-        members' models of that fold (what CV+ intervals need)."""
-        n_folds = len(self.members[int(self.required[0])])
+        members' models of that fold (what CV+ intervals need). Always the fold
+        models, also for members refit on all rows."""
+        folds = self.fold_members
+        n_folds = len(folds[int(self.required[0])])
         return np.stack(
             [
                 self._combine(
                     np.stack(
-                        [
-                            self.task.predict(self.members[int(i)][k], X)
-                            for i in self.required
-                        ]
+                        [self.task.predict(folds[int(i)][k], X) for i in self.required]
                     ).astype(np.float32),
                     X,
                 )
@@ -138,10 +161,15 @@ class FittedEnsemble:
             # A weighted average needs no zero predictions for the unused members.
             weights = np.asarray(self.selector.weights_, dtype=np.float32)
             combined = np.tensordot(weights[self.required], required, axes=1)
-        return self.task.finalize(combined)
+        outputs = self.task.finalize(combined)
+        if self.calibrator is not None:
+            outputs = self.calibrator.transform(outputs)
+        return outputs
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         if "task" not in state:  # saved by autoens 0.1, which knew only classes
             n_classes = state.pop("n_classes")
             state["task"] = ClassificationTask(classes=np.arange(n_classes))
+        if "fold_members" not in state:  # saved before refit existed: all bagged
+            state["fold_members"] = dict(state["members"])
         self.__dict__.update(state)

@@ -7,11 +7,12 @@ task type and the task's predict methods.
 from __future__ import annotations
 
 from numbers import Real
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin
 
+from autoens._sklearn import StrOptions
 from autoens.intervals import cv_plus_interval
 from autoens.orchestrator import AutoEnsembleBase, SearchError, local_work
 from autoens.task import ClassificationTask, RegressionTask
@@ -77,6 +78,29 @@ _DOC = """\
         single best (small to save), or every candidate's, so that ``autoens.select``
         can re-run any selector without a ``cache_dir``. A dynamic selector keeps
         every member.
+    max_predict_time : float, optional
+        Predict-time budget of the ensemble, in seconds per 1,000 rows (None: no
+        budget). A member costs its fold models' measured time per 1,000 rows
+        (``predict_time_1k`` in ``leaderboard_``) and an ensemble the sum of its
+        members'. GES adds only members that keep the total within the budget; any
+        other selector is fit on the members budget-aware GES picks
+        (``autoens.selectors.budget``). Members whose time is unknown (old cache
+        entries) count as the slowest known one; below the fastest member's cost,
+        that member alone is used, with a warning. ``pareto_`` shows what each
+        budget buys. A batch figure: one row at a time costs mostly per-call
+        overhead, which it does not include.
+    calibration : {calibration_options}, optional
+{calibration_doc}    refit : {{"members"}} or None
+        ``"members"`` retrains each ensemble member's configuration once on all
+        training rows after selection, so a member predicts with one model instead
+        of the mean of its ``cv`` fold models (k times fewer models to run; the
+        weights stay those chosen on the out-of-fold predictions). Learners that
+        stop early in a fold (HistGradientBoosting, MLP) train for the mean of
+        their fold models' iterations. With ``time_limit`` the search leaves 10 %
+        of it for the refit; a member whose estimated refit time (its fold fit
+        time over ``cv - 1``) no longer fits, or whose refit fails, keeps its fold
+        models, with a warning (``refit_``). None (default) keeps the fold models
+        (bagging). :meth:`refit_members` does it after the fact.
 
     Attributes
     ----------
@@ -105,18 +129,52 @@ _DOC = """\
     leaderboard_ : pandas.DataFrame
         One row per trial: learner, OOF loss and score, ensemble weight, whether it
         must run at predict time, status, source (evaluated / cache / resumed),
-        fit time, params, error.
+        fit time, ``predict_time_1k`` (seconds the member takes to predict 1,000
+        rows in a batch: a fold model's time measured on its held-out fold, times
+        the models the member predicts with; NaN when not recorded), params, error.
+        ``leaderboard()`` returns it with the ensemble's own row on top.
     weights_ : pandas.Series
         Ensemble weight per trial number (the mean per-row weight for a dynamic
         selector).
+    validation_score_ : float
+        The ensemble's out-of-fold score in the metric the selector minimised
+        (``metric_`` unless ``autoens.select`` was given another): the selector's
+        own cross-validated figure where it has one (stacking, ``"auto"``), else
+        the metric of its combination of the OOF predictions. Before calibration.
+        ``leaderboard()`` and the CLI show it next to the best single model's.
     validation_loss_ : float
-        The ensemble's loss on the out-of-fold rows it was selected on (NaN for
-        selectors that do not report one).
+        The same as a loss (lower is better); NaN when the ensemble cannot combine
+        OOF rows (the oracle).
+    best_validation_score_ : float
+        The best single model's out-of-fold score (trial ``best_trial_``).
+    selection_time_ : float
+        Seconds the selector took to build the ensemble from the library.
+    predict_time_1k_ : float
+        The ensemble's predict time in seconds per 1,000 rows: the sum of its
+        required members' ``predict_time_1k`` (NaN if one is unknown).
+    pareto_ : pandas.DataFrame
+        The validation-score vs predict-time front of the library: one row per
+        ensemble that no faster (or equally fast) one matches, fastest first (the
+        fastest single model) to the best ensemble found, with
+        ``predict_time_1k``, ``loss``, the metric's score, ``n_members``,
+        ``members`` (trial numbers), ``weights`` and ``max_predict_time``.
+        Built by budget-aware GES at a grid of budgets; to use a row,
+        ``autoens.select(model, "ges", max_predict_time=row.max_predict_time)``
+        rebuilds exactly that ensemble. Empty when no predict time is known.
     best_trial_ : int
         Trial number of the single best candidate.
     ensemble_ : autoens.ensemble.FittedEnsemble
-        What predicts: the fold models of the members the selector needs and the
-        fitted selector.
+        What predicts: the fold models of the members the selector needs (or the
+        one model each was refit into) and the fitted selector.
+    refit_ : pandas.DataFrame
+        One row per ensemble member, most weight first: ``trial``, ``learner``,
+        ``weight``, ``status`` (``"refit"``: predicts with one model fit on all
+        rows; ``"bagged"``: with its fold models, as asked or after
+        ``autoens.select``; ``"timeout"``: not refit for lack of time;
+        ``"failed"``: the refit raised), ``n_models`` it predicts with,
+        ``estimated_time`` and ``refit_time`` in seconds, ``refit_params`` (what
+        the refit changed, e.g. a fixed ``max_iter``) and a ``note``. The
+        ``refit`` column of ``leaderboard_`` marks the refit members.
     n_folds_ : int
         Number of cross-validation folds the candidates were evaluated on.
     search_interrupted_ : bool
@@ -136,7 +194,37 @@ _DOC = """\
     n_features_in_, feature_names_in_
         As in scikit-learn: the input columns of ``fit``. ``predict`` needs the
         columns the model uses, in any order, and ignores others with a warning.
-    """
+    target_column_, sample_weight_column_ : str
+        Set only on models saved by ``autoens fit`` (and on its earlier joblib
+        files, read by :func:`autoens.load`): the CSV column of the target, which
+        ``autoens predict`` names its output after, and of ``--sample-weight`` (when
+        given); ``autoens predict`` drops both from its input.
+{calibration_attrs}    """
+
+
+_CALIBRATION_DOC = """\
+        Calibrate the ensemble's class probabilities after selection (default None:
+        off). Fit on the ensemble's out-of-fold predictions, applied after the
+        members are combined; it never changes the members or their weights.
+        ``"temperature"``: ``softmax(log p / T)``, one ``T`` by log loss (Guo et al.
+        2017); keeps the predicted class, and binary ROC AUC. ``"isotonic"``: a
+        monotone map of each class's probability, renormalised. ``"auto"``: whichever
+        has the lower log loss under an inner 5-fold cross-validation on the OOF
+        rows, or none unless it beats no calibration by more than one standard
+        error of the per-fold gain (``calibration_``).
+"""
+
+_CALIBRATION_ATTRS = """\
+    calibration_ : str or None
+        The calibration applied (``"temperature"``, ``"isotonic"``), None for none;
+        the calibrator is ``ensemble_.calibrator``.
+    calibration_report_ : pandas.DataFrame or None
+        With ``calibration`` set: one row per method considered (``"none"`` first)
+        with the OOF log loss and expected calibration error (15 bins) of the
+        uncalibrated ensemble (``*_before``) and of the method's held-out
+        predictions under the inner cross-validation (``*_after_inner_cv``, never
+        measured on the rows a calibrator was fit on), and ``chosen``.
+"""
 
 
 def _doc(summary: str, **fields: str) -> str:
@@ -160,6 +248,9 @@ class AutoEnsembleClassifier(ClassifierMixin, AutoEnsembleBase):
         task_type="autoens.task.ClassificationTask",
         classes="    classes_ : numpy.ndarray\n        The class labels seen in "
         "``fit``, in the order of ``predict_proba``'s columns.\n",
+        calibration_options='{"auto", "temperature", "isotonic"}',
+        calibration_doc=_CALIBRATION_DOC,
+        calibration_attrs=_CALIBRATION_ATTRS,
     )
 
     _task_type = ClassificationTask
@@ -199,6 +290,10 @@ class AutoEnsembleRegressor(RegressorMixin, AutoEnsembleBase):
             "per row by their error on the row's nearest training rows.",
             task_type="autoens.task.RegressionTask",
             classes="",
+            calibration_options='"auto"',
+            calibration_doc="        Calibrates class probabilities, so a regressor "
+            'only takes None or ``"auto"``\n        (which does nothing).\n',
+            calibration_attrs="",
         )
         + """
     Prediction intervals come from the cross-validation the search already did
@@ -207,6 +302,11 @@ class AutoEnsembleRegressor(RegressorMixin, AutoEnsembleBase):
     )
 
     _task_type = RegressionTask
+    _parameter_constraints: ClassVar[dict] = {
+        **AutoEnsembleBase._parameter_constraints,
+        # Only class probabilities are calibrated: "auto" does nothing here.
+        "calibration": [StrOptions({"auto"}), None],
+    }
 
     def predict(self, X: Any) -> np.ndarray:
         """The ensemble's prediction for each row (1-D float64)."""
@@ -232,7 +332,10 @@ class AutoEnsembleRegressor(RegressorMixin, AutoEnsembleBase):
         (typically close to ``1 - alpha``). Bounds are infinite when the training
         set is too small for ``alpha`` (fewer than about ``1 / alpha`` rows). The
         residual quantiles are unweighted even after ``fit(sample_weight=...)``:
-        CV+'s guarantee is for exchangeable rows, each counted once.
+        CV+'s guarantee is for exchangeable rows, each counted once. After
+        ``refit="members"`` the intervals still come from the fold models (CV+
+        needs models that did not see the row's fold), so :meth:`predict`, from
+        the refit models, need not lie at their centre.
         """
         if not (isinstance(alpha, Real) and 0.0 < float(alpha) < 1.0):
             raise ValueError(f"alpha must be a number in (0, 1), got {alpha!r}")
@@ -246,11 +349,5 @@ class AutoEnsembleRegressor(RegressorMixin, AutoEnsembleBase):
 
     def _after_assemble(self, X_competence: np.ndarray | None) -> None:
         """The ensemble's absolute out-of-fold residuals, for CV+ intervals."""
-        selector, lib = self.selector_, self.library_
-        if selector.is_dynamic:
-            # Leave each row out of its own neighbourhood, as it was out of its fold.
-            combined = selector.combine(lib.oof, X=X_competence, exclude_self=True)
-        else:
-            combined = selector.combine(lib.oof, X=X_competence)
-        oof = self.task_.finalize(combined)[:, 0]
-        self._cv_residuals = np.abs(lib.y - oof)
+        oof = self._oof_outputs()[:, 0]
+        self._cv_residuals = np.abs(self.library_.y - oof)

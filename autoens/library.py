@@ -47,6 +47,16 @@ class Library:
     #: Row weights of the fit (None: unweighted); selectors re-run on the library
     #: weight their losses the same way.
     sample_weight: np.ndarray | None = field(default=None, repr=False)
+    #: Seconds one fold model takes to predict 1,000 rows, per model (float64; NaN:
+    #: not recorded, e.g. a cache entry written by an older autoens). Measured in
+    #: the search, free, as each fold model predicts its held-out fold: a batch
+    #: figure (one call's overhead is spread over a fold's rows, so small data
+    #: inflates it a little); one row at a time costs mostly per-call overhead.
+    predict_time_per_1k: np.ndarray | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.predict_time_per_1k is None:
+            self.predict_time_per_1k = np.full(len(self.trials), np.nan)
 
     @classmethod
     def from_cache(
@@ -94,6 +104,7 @@ class Library:
             task=task,
             cache=cache,
             sample_weight=sample_weight,
+            predict_time_per_1k=_per_1k(found),
         )
 
     def __len__(self) -> int:
@@ -179,4 +190,15 @@ class Library:
             )
             n_classes = state["oof"].shape[2]
             state["task"] = ClassificationTask(classes=np.arange(n_classes))
+        if state.get("predict_time_per_1k") is None:  # saved before it was measured
+            state["predict_time_per_1k"] = np.full(len(state["trials"]), np.nan)
         self.__dict__.update(state)
+
+
+def _per_1k(records: Sequence[TrialRecord]) -> np.ndarray:
+    """Seconds per 1,000 rows of one fold model: the trial's predict time over the
+    rows its fold models predicted (NaN where the rows were not recorded)."""
+    seconds = np.array([r.predict_time for r in records], dtype=np.float64)
+    rows = np.array([getattr(r, "predict_rows", 0) for r in records], dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(rows > 0, 1000.0 * seconds / rows, np.nan)

@@ -9,7 +9,6 @@ call to predict.
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from contextlib import AbstractContextManager
@@ -27,9 +26,23 @@ from autoens._sklearn import HasMethods, Interval, StrOptions, _fit_context
 from autoens.cache import get_cache
 from autoens.callbacks import BaseCallback, LogCallback, TqdmProgress
 from autoens.ensemble import CompetenceSpace, FittedEnsemble
+from autoens.latency import member_costs, pareto_front
+from autoens.leaderboard import (
+    ensemble_validation_loss,
+    trial_leaderboard,
+    with_ensemble,
+)
 from autoens.library import Library
 from autoens.metrics import Metric, get_metric
-from autoens.selectors import AutoSelector, get_selector
+from autoens.refit import (
+    record_refit,
+    refit_deadline,
+    refit_ensemble,
+    refit_reserve,
+    refit_rows,
+)
+from autoens.selectors import AutoSelector, GreedyEnsembleSelection, get_selector
+from autoens.selectors.budget import apply_budget
 from autoens.space import get_learners, get_portfolio
 from autoens.tabular import TableSchema
 from autoens.task import ClassificationTask
@@ -76,6 +89,10 @@ class AutoEnsembleBase(BaseEstimator):
         "random_state": ["random_state", np.random.Generator],
         "verbose": ["verbose"],
         "keep_models": [StrOptions({"ensemble", "all"})],
+        # (0, inf]: an infinite budget is no budget.
+        "max_predict_time": [Interval(Real, 0, None, closed="right"), None],
+        "calibration": [StrOptions({"auto", "temperature", "isotonic"}), None],
+        "refit": [StrOptions({"members"}), None],
     }
 
     def __init__(
@@ -96,6 +113,9 @@ class AutoEnsembleBase(BaseEstimator):
         random_state: Any = None,
         verbose: int = 0,
         keep_models: str = "ensemble",
+        max_predict_time: float | None = None,
+        calibration: str | None = None,
+        refit: str | None = None,
     ) -> None:
         self.time_limit = time_limit
         self.n_trials = n_trials
@@ -112,6 +132,9 @@ class AutoEnsembleBase(BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
         self.keep_models = keep_models
+        self.max_predict_time = max_predict_time
+        self.calibration = calibration
+        self.refit = refit
 
     def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
         tags = super().__sklearn_tags__()
@@ -139,7 +162,7 @@ class AutoEnsembleBase(BaseEstimator):
         trial_limit = self.trial_time_limit
         if self.time_limit is not None:
             reserve = min(_SELECTION_RESERVE * self.time_limit, _MAX_SELECTION_RESERVE)
-            search_time = self.time_limit - reserve
+            search_time = self.time_limit - reserve - refit_reserve(self)
             if trial_limit is None:
                 trial_limit = _DEFAULT_TRIAL_SHARE * self.time_limit
         return Budget(self.n_trials, search_time, trial_limit)
@@ -217,6 +240,7 @@ class AutoEnsembleBase(BaseEstimator):
                 cache, records, y_enc, task=self.task_, sample_weight=weights
             )
             self._build(library, records, frame, folds, seed, fit_start)
+            self._refit_after_fit(frame, y_enc, weights, fit_start)
         return self
 
     def _check_sample_weight(self, sample_weight: Any, n_samples: int) -> Any:
@@ -247,8 +271,9 @@ class AutoEnsembleBase(BaseEstimator):
         if not len(library):
             raise SearchError(_no_candidate_message(records, self.time_limit))
         self.library_ = library
-        self.leaderboard_ = self._leaderboard(records)
+        self.leaderboard_ = trial_leaderboard(records, self.metric_)
         self.n_folds_ = folds.n_splits
+        self._data_fingerprint = folds.fingerprint
         self._fold_of_row = folds.test_fold_of(len(library.y)).astype(np.int16)
         self._seed = seed
         # Learned in every fit (cheap), so a dynamic selector can be replayed later.
@@ -261,7 +286,7 @@ class AutoEnsembleBase(BaseEstimator):
         )
         # The ensemble already holds its members' fold models: hand them to the
         # library rather than read them from the cache a second time.
-        library.models.update(self.ensemble_.members)
+        library.models.update(self.ensemble_.fold_members)
         if self.keep_models == "all":
             keep = range(len(library))
         else:
@@ -270,13 +295,101 @@ class AutoEnsembleBase(BaseEstimator):
         # the candidates not kept are freed); a cache the user gave stays reachable.
         library.keep_only(keep, release_cache=self.cache_dir is None)
 
+    def _training_data(
+        self, X: Any, y: Any, sample_weight: Any = None
+    ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray | None, Any]:
+        """``(frame, y_enc, weights, folds)`` of the data ``fit`` saw, laid out again.
+
+        A fitted estimator does not keep its training rows (a deployed model should
+        not carry them), so work after the fact (refit, distillation) takes them
+        again; the folds' fingerprint of (data, target, weights) must match the fit's,
+        or the work would silently mix two datasets.
+        """
+        check_is_fitted(self, "library_")
+        frame = self._transform(_check_table(X))
+        _, y_enc = self._task_type.from_target(y)
+        if len(y_enc) != len(frame):
+            raise ValueError(
+                f"X has {len(frame)} rows but y has {len(y_enc)} values; "
+                "they must match"
+            )
+        if hasattr(self.task_, "classes"):
+            # Encode against the fitted classes (a subset of them would re-number).
+            y_enc = np.searchsorted(self.task_.classes, np.asarray(y))
+        weights = self._check_sample_weight(sample_weight, len(y_enc))
+        folds = self.task_.make_folds(
+            frame,
+            y_enc,
+            n_splits=self.n_folds_,
+            random_state=self._seed,
+            sample_weight=weights,
+        )
+        if folds.fingerprint != getattr(self, "_data_fingerprint", None):
+            raise ValueError(
+                "X, y (and sample_weight) are not the data this model was fit on; "
+                "pass exactly the rows, target and weights given to fit"
+            )
+        return frame, y_enc, weights, folds
+
+    # --- refit: members retrained once on all training rows
+    def refit_members(
+        self,
+        X: Any,
+        y: Any,
+        sample_weight: Any = None,
+        *,
+        time_limit: float | None = None,
+    ) -> Any:
+        """Retrain each ensemble member's configuration once on all of ``X, y``;
+        returns self.
+
+        What ``refit="members"`` does in ``fit``, after the fact: each member then
+        predicts with one model instead of the mean of its ``n_folds_`` fold models
+        (k times fewer models to run), trained on all rows rather than on
+        (k-1)/k of them. The ensemble's weights stay those chosen on the fold
+        models' out-of-fold predictions. A learner that stopped early in its folds
+        trains for the mean of their iterations (``LearnerSpec.refit_params``).
+        The model does not keep its training data, so ``X``, ``y`` and
+        ``sample_weight`` must be exactly those given to ``fit`` (a fingerprint
+        check refuses other data). Members are refit in order of weight while
+        their estimated time (their fold fit time over k-1) fits in
+        ``time_limit`` seconds; a member that is not refit, or whose refit fails,
+        keeps its fold models, with a warning. ``refit_`` says what happened.
+        """
+        if time_limit is not None and not (
+            isinstance(time_limit, Real) and time_limit > 0
+        ):
+            raise ValueError(
+                f"time_limit must be a positive number, got {time_limit!r}"
+            )
+        frame, y_enc, weights, _ = self._training_data(X, y, sample_weight)
+        deadline = None if time_limit is None else time.monotonic() + time_limit
+        with local_work():
+            refit_ensemble(self, frame, y_enc, weights, deadline=deadline)
+        return self
+
+    def _refit_after_fit(
+        self,
+        frame: pd.DataFrame,
+        y: np.ndarray,
+        weights: np.ndarray | None,
+        fit_start: float,
+    ) -> None:
+        """``fit``'s last step: refit the members when ``refit="members"``, within
+        what is left of ``time_limit``; otherwise record that they are bagged."""
+        if getattr(self, "refit", None) != "members":
+            record_refit(self, refit_rows(self))
+            return
+        deadline = refit_deadline(self, fit_start)
+        refit_ensemble(self, frame, y, weights, deadline=deadline)
+
     def _selection_time(self, elapsed: float) -> float | None:
         """Seconds selection may take after a search of ``elapsed`` seconds: what is
         left of ``time_limit``, at least the reserve kept back (None: no limit)."""
         if self.time_limit is None:
             return None
         reserve = min(_SELECTION_RESERVE * self.time_limit, _MAX_SELECTION_RESERVE)
-        return max(reserve, self.time_limit - elapsed)
+        return max(reserve, self.time_limit - elapsed - refit_reserve(self))
 
     def _assemble(
         self, selector: Any, metric: Metric, seed: int, time_limit: float | None = None
@@ -294,8 +407,12 @@ class AutoEnsembleBase(BaseEstimator):
             and fitted.time_limit is None
         ):
             fitted.set_params(time_limit=time_limit)
+        costs = self._member_costs()
+        # Budget-aware GES, or any other selector on the members within the budget.
+        fitted = apply_budget(fitted, costs, getattr(self, "max_predict_time", None))
         competence = getattr(self, "competence_", None)
         X = None if competence is None else competence.X_train
+        start = time.perf_counter()
         fitted.fit(
             lib.oof,
             lib.y,
@@ -304,6 +421,7 @@ class AutoEnsembleBase(BaseEstimator):
             configs=lib.configs,
             sample_weight=lib.sample_weight,
         )
+        self.selection_time_ = time.perf_counter() - start
         self.ensemble_ = FittedEnsemble(
             lib.fold_models(fitted.required_members_),
             fitted,
@@ -318,14 +436,69 @@ class AutoEnsembleBase(BaseEstimator):
         self.weights_ = pd.Series(
             np.asarray(fitted.weights_, dtype=np.float64), index=trials, name="weight"
         )
-        self.validation_loss_ = float(getattr(fitted, "validation_loss_", math.nan))
         self.best_trial_ = lib.trials[lib.best]
         board = self.leaderboard_.copy()
         board["weight"] = board["trial"].map(self.weights_).fillna(0.0)
         required = {lib.trials[int(i)] for i in self.ensemble_.required}
         board["required"] = board["trial"].isin(required)
+        board["predict_time_1k"] = board["trial"].map(pd.Series(costs, index=trials))
         self.leaderboard_ = board
+        # NaN when a required member's cost is unknown.
+        self.predict_time_1k_ = float(costs[self.ensemble_.required].sum())
+        self._update_pareto(metric, seed, time_limit)
         self._after_assemble(X)
+        # The selection's loss in its own metric (before calibration) and, in the
+        # model's metric, the ensemble's score next to the best single model's.
+        self.validation_loss_ = ensemble_validation_loss(self, metric, fitted)
+        self.validation_score_ = metric.to_score(self.validation_loss_)
+        self.best_validation_score_ = metric.to_score(float(lib.losses[lib.best]))
+        self._calibrate()
+
+    def _models_per_member(self) -> int:
+        """Models a member predicts with: its k fold models when bagged, one when
+        refit on all rows."""
+        if getattr(self, "refit", None) == "members":
+            return 1
+        return int(self.n_folds_)
+
+    def _member_costs(self) -> np.ndarray:
+        """Each library member's predict time in seconds per 1,000 rows (NaN:
+        unknown), as the ensemble will run it (see ``autoens.latency``)."""
+        return member_costs(
+            self.library_.predict_time_per_1k, self._models_per_member()
+        )
+
+    def _update_pareto(
+        self, metric: Metric, seed: int, time_limit: float | None
+    ) -> None:
+        """``pareto_`` for this library and metric (kept when ``autoens.select``
+        re-runs a selector on the same library, metric and GES settings)."""
+        lib = self.library_
+        chosen = self.selector
+        ges = get_selector(
+            chosen if isinstance(chosen, GreedyEnsembleSelection) else "ges",
+            random_state=seed,
+        )
+        costs = self._member_costs()
+        key = (
+            id(lib),
+            metric.name,
+            repr(sorted(ges.get_params(deep=False).items())),
+            costs.tobytes(),
+        )
+        if getattr(self, "_pareto_key", None) == key and hasattr(self, "pareto_"):
+            return
+        self.pareto_ = pareto_front(
+            lib.oof,
+            lib.y,
+            metric=metric,
+            costs=costs,
+            trials=lib.trials,
+            ges=ges,
+            sample_weight=lib.sample_weight,
+            time_limit=None if time_limit is None else 0.25 * time_limit,
+        )
+        self._pareto_key = key
 
     def _learn_target(self, task: Any) -> None:
         """Task-specific fitted attributes (``classes_``)."""
@@ -333,33 +506,93 @@ class AutoEnsembleBase(BaseEstimator):
     def _after_assemble(self, X_competence: np.ndarray | None) -> None:
         """Task-specific work once an ensemble is built (fit and ``select``)."""
 
-    def _leaderboard(self, records: list[TrialRecord]) -> pd.DataFrame:
-        to_score = self.metric_.to_score
-        rows = [
-            {
-                "trial": r.number,
-                "learner": r.learner,
-                "loss": r.loss,
-                self.metric_.score_name: to_score(r.loss)
-                if r.status == "ok"
-                else math.nan,
-                "weight": 0.0,
-                "status": r.status,
-                "source": r.source,
-                "fit_time": round(r.fit_time, 3),
-                "proposal_time": round(r.proposal_time, 4),
-                "params": r.params,
-                "error": r.error,
-            }
-            for r in records
-        ]
-        board = pd.DataFrame(rows)
-        board = board.sort_values(
-            ["status", "loss", "trial"],
-            key=lambda s: (s != "ok") if s.name == "status" else s,
-            na_position="last",
+    def _oof_outputs(self, *, calibrated: bool = False) -> np.ndarray:
+        """The ensemble's out-of-fold prediction rows (float64, finalized).
+
+        The selector's combination of ``library_.oof``; a dynamic selector leaves
+        each row out of its own neighbourhood, as it was out of its fold.
+        ``calibrated`` applies the ensemble's calibrator (fit on these same rows).
+        """
+        selector, lib = self.selector_, self.library_
+        competence = getattr(self, "competence_", None)
+        X = None if competence is None else competence.X_train
+        if selector.is_dynamic:
+            combined = selector.combine(lib.oof, X=X, exclude_self=True)
+        else:
+            combined = selector.combine(lib.oof, X=X)
+        outputs = lib.task.finalize(combined)
+        calibrator = getattr(self.ensemble_, "calibrator", None)
+        if calibrated and calibrator is not None:
+            outputs = calibrator.transform(outputs)
+        return outputs
+
+    def _calibrate(self) -> None:
+        """Fit ``calibration`` on the ensemble's OOF rows (fit and ``select``).
+
+        It runs after selection, on the combined prediction, so the members and
+        their weights are the same with or without it; the ensemble applies the
+        calibrator after combining its members.
+        """
+        method = getattr(self, "calibration", None)  # saved before it existed: None
+        if self.library_.task.family != "classification":
+            if method not in (None, "auto"):
+                raise ValueError(
+                    f"calibration={method!r} calibrates class probabilities; a "
+                    "regressor takes calibration=None or 'auto' (which does nothing)"
+                )
+            return
+        self.calibration_ = None
+        self.calibration_report_ = None
+        if method is None:
+            return
+        from autoens.calibration import fit_calibration
+
+        calibrator, report = fit_calibration(
+            self._oof_outputs(),
+            self.library_.y,
+            method=method,
+            sample_weight=self.library_.sample_weight,
+            random_state=getattr(self, "_seed", 0),
         )
-        return board.reset_index(drop=True)
+        self.ensemble_.calibrator = calibrator
+        self.calibration_ = None if calibrator is None else calibrator.name
+        self.calibration_report_ = report
+
+    def distill(self, X: Any, learner: Any = "lightgbm", **params: Any) -> Any:
+        """One fast model trained to mimic the ensemble (knowledge distillation).
+
+        Hinton, Vinyals and Dean 2015, "Distilling the knowledge in a neural
+        network": the student ``learner`` (a name from ``autoens.space`` or a
+        ``LearnerSpec``; ``params`` are its hyper-parameters, the rest default)
+        learns the ensemble's out-of-fold predictions (class probabilities after
+        calibration as soft targets, or values) on the rows of ``fit``. It returns
+        a fitted :class:`autoens.distill.DistilledClassifier` or
+        :class:`~autoens.distill.DistilledRegressor` that predicts with the
+        ensemble's column layout (``schema_``) and reports ``validation_score_``
+        (its own cross-validated score against the true target on the fit's folds,
+        k extra fits; fold k's student learns the ensemble's fold-k models, which
+        never saw fold k) next to ``teacher_validation_score_`` (the ensemble's
+        OOF score, uncalibrated).
+
+        ``X`` must be the feature rows given to ``fit``: the model keeps its OOF
+        predictions and target but not the training table (a deployed model should
+        not carry its data), and the student learns from features to predictions.
+        Other rows are refused (fingerprint check).
+        """
+        from autoens.distill import distill_ensemble
+
+        return distill_ensemble(self, X, learner=learner, params=params)
+
+    def leaderboard(self) -> pd.DataFrame:
+        """``leaderboard_`` with the ensemble's own row on top.
+
+        The ensemble row (``learner="ensemble"``, ``trial`` <NA>) holds its
+        out-of-fold validation loss and score (``validation_score_``), predict time
+        per 1,000 rows and members; the rows below are the trials, best first, so
+        the gain over the best single model reads off the first two rows.
+        """
+        check_is_fitted(self, "ensemble_")
+        return with_ensemble(self)
 
     def __getstate__(self) -> dict[str, Any]:
         state = super().__getstate__()

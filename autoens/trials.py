@@ -35,3 +35,5 @@ class TrialRecord:
     predict_time: float = 0.0
     proposal_time: float = 0.0
     error: str | None = None
+    #: Rows the fold models predicted in ``predict_time`` (0: not recorded).
+    predict_rows: int = 0

@@ -104,21 +104,23 @@ clf.predict(X_test[:5])"""
         """\
 ## Save and load
 
-A fitted model is an ordinary picklable object. Loading a pickle can run code:
-only load models you trust."""
+`autoens.save` writes one `.skops` file (what `autoens fit --out` writes too) and
+`autoens.load` reads it back. Unlike a pickle, loading it cannot run code: the file
+names every type it holds, and `load` refuses it unless they all come from autoens,
+scikit-learn, NumPy, SciPy, LightGBM or XGBoost."""
     ),
     new_code_cell(
         """\
 import tempfile
 from pathlib import Path
 
-import joblib
 import numpy as np
 
+import autoens
+
 with tempfile.TemporaryDirectory() as tmp:
-    path = Path(tmp) / "model.joblib"
-    joblib.dump(clf, path)
-    loaded = joblib.load(path)
+    path = autoens.save(clf, Path(tmp) / "model.skops")
+    loaded = autoens.load(path)
     print(f"{path.name}: {path.stat().st_size / 1e6:.2f} MB")
 
 np.testing.assert_allclose(loaded.predict_proba(X_test), proba)

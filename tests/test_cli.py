@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import autoens
 from autoens.cli import build_parser, main
 from autoens.cli._common import short_warnings
 from autoens.cli.fit import n_trials_budget
@@ -29,7 +30,7 @@ def _fit(tmp, name, loader, *flags):
     X, y = loader(name)
     train = tmp / f"{name}.csv"
     frame = _write_csv(train, X, y)
-    model = tmp / f"{name}.joblib"
+    model = tmp / f"{name}.skops"
     argv = ["fit", str(train), "--target", "class", "--out", str(model), *FAST]
     code = main([*argv, *flags])
     assert code == 0
@@ -64,11 +65,11 @@ def _assert_user_error(code, capsys, *fragments):
 # -- round trips ---------------------------------------------------------------------
 
 
-def test_fit_saves_bundle_and_prints_leaderboard(tmp_path, capsys):
+def test_fit_saves_model_and_prints_leaderboard(tmp_path, capsys):
     X, y = load_sklearn("breast_cancer")
     train = tmp_path / "train.csv"
     _write_csv(train, X, y)
-    out = tmp_path / "sub" / "model.joblib"  # parent folders are created
+    out = tmp_path / "sub" / "model.skops"  # parent folders are created
     code = main(["fit", str(train), "--target", "class", "--out", str(out), *FAST])
     captured = capsys.readouterr()
     assert code == 0, captured.err
@@ -80,11 +81,10 @@ def test_fit_saves_bundle_and_prints_leaderboard(tmp_path, capsys):
         "Task: classification (detected: the target holds whole numbers with 2 "
         "distinct values, 20 or fewer; --task overrides)" in captured.err
     )
-    bundle = joblib.load(out)
-    assert bundle["format_version"] == 1
-    assert bundle["target"] == "class"
-    assert "autoens_version" in bundle
-    estimator = bundle["estimator"]
+    estimator = autoens.load(out)  # the same file as autoens.save writes
+    assert estimator.target_column_ == "class"
+    assert not hasattr(estimator, "sample_weight_column_")
+    assert estimator._autoens_version == autoens.__version__
     assert list(estimator.classes_) == [0, 1]
     assert list(estimator.feature_names_in_) == list(X.columns)
     assert len(estimator.leaderboard_) == 3
@@ -164,19 +164,27 @@ def test_leaderboard_command(cancer, capsys):
     lines = out.splitlines()
     header = lines[1].split()
     assert header[:4] == ["trial", "learner", "roc_auc", "weight"]
-    assert len(lines) == 2 + 3  # title, header, one line per trial
+    assert len(lines) == 2 + 1 + 3  # title, header, the ensemble, one per trial
+    ensemble = lines[2].split()
+    assert ensemble[:2] == ["-", "ensemble"]
+    assert "ensemble out-of-fold roc_auc" in lines[0]
+    assert "best single model" in lines[0]
 
     assert main(["leaderboard", str(model), "--top", "1"]) == 0
     out = capsys.readouterr().out
-    assert "... 2 more rows" in out
+    assert "... 2 more rows" in out  # --top counts trials; the ensemble always shows
 
     assert main(["leaderboard", str(model), "--csv"]) == 0
     board = _read(capsys.readouterr().out)
-    assert len(board) == 3
+    assert len(board) == 1 + 3
     assert {"trial", "learner", "loss", "weight", "status"} <= set(board.columns)
-    assert board["weight"].sum() == pytest.approx(1.0)
-    ok = board[board["status"] == "ok"]
+    assert board["learner"].iloc[0] == "ensemble" and pd.isna(board["trial"].iloc[0])
+    trials = board.iloc[1:]
+    assert trials["weight"].sum() == pytest.approx(1.0)
+    ok = trials[trials["status"] == "ok"]
     assert ok["loss"].is_monotonic_increasing  # best first
+    # the ensemble's out-of-fold score is at least the best member's on its rows
+    assert board["roc_auc"].iloc[0] >= ok["roc_auc"].max() - 1e-9
 
 
 def test_fit_rerun_reuses_cache_and_storage(tmp_path, capsys):
@@ -191,12 +199,13 @@ def test_fit_rerun_reuses_cache_and_storage(tmp_path, capsys):
     ]
     boards = []
     for run in ("first", "second"):
-        model = tmp_path / f"{run}.joblib"
+        model = tmp_path / f"{run}.skops"
         argv = ["fit", str(train), "--target", "class", "--out", str(model)]
         assert main([*argv, *FAST, *flags]) == 0
         capsys.readouterr()
         assert main(["leaderboard", str(model), "--csv"]) == 0
-        boards.append(_read(capsys.readouterr().out))
+        board = _read(capsys.readouterr().out)
+        boards.append(board[board["learner"] != "ensemble"].reset_index(drop=True))
     first, second = boards
     assert set(first["source"]) == {"evaluated"}
     assert "evaluated" not in set(second["source"])  # nothing fitted again
@@ -269,10 +278,25 @@ def test_unreadable_model(cancer, tmp_path, capsys):
         main(["leaderboard", str(train)]), capsys, "cannot read model file"
     )
     _assert_user_error(
-        main(["leaderboard", str(tmp_path / "missing.joblib")]),
+        main(["leaderboard", str(tmp_path / "missing.skops")]),
         capsys,
         "model file not found",
     )
+    # a pickle naming a function outside the allow-list: refused, nothing runs
+    evil = tmp_path / "evil.joblib"
+    joblib.dump(_MakeDir(tmp_path / "pwned"), evil)
+    _assert_user_error(
+        main(["predict", str(evil), str(train)]), capsys, "was not loaded", "mkdir"
+    )
+    assert not (tmp_path / "pwned").exists()
+
+
+class _MakeDir:
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (__import__("os").mkdir, (self.path,))
 
 
 def test_predict_missing_csv(cancer, tmp_path, capsys):
@@ -287,7 +311,7 @@ def test_predict_missing_csv(cancer, tmp_path, capsys):
         (["fit", "train.csv"], "the following arguments are required: --target"),
         (["fit", "train.csv", "--target", "y", "--cv", "1"], "needs at least 2 folds"),
         (["fit", "t.csv", "--target", "y", "--n-trials", "0"], "positive integer"),
-        (["predict", "model.joblib"], "required: CSV"),
+        (["predict", "model.skops"], "required: CSV"),
         (["frobnicate"], "invalid choice"),
         ([], "required: COMMAND"),
     ],
@@ -383,10 +407,10 @@ def test_fit_search_option_reaches_the_estimator(tmp_path, capsys):
     X, y = load_sklearn("breast_cancer")
     train = tmp_path / "train.csv"
     _write_csv(train, X, y)
-    out = tmp_path / "model.joblib"
+    out = tmp_path / "model.skops"
     args = ["fit", str(train), "--target", "class", "--out", str(out), *FAST]
     assert main([*args, "--search", "random"]) == 0, capsys.readouterr().err
-    assert joblib.load(out)["estimator"].search == "random"
+    assert autoens.load(out).search == "random"
     assert main([*args, "--search", "grid"]) == 2
     assert "invalid choice: 'grid'" in capsys.readouterr().err
 
@@ -397,7 +421,7 @@ def test_fit_with_a_weight_column(tmp_path, capsys):
     X, y = load_sklearn("breast_cancer")
     frame = _write_csv(tmp_path / "plain.csv", X, y)
     frame["w"] = np.where(frame["class"] == 0, 3.0, 1.0)
-    train, out = tmp_path / "weighted.csv", tmp_path / "weighted.joblib"
+    train, out = tmp_path / "weighted.csv", tmp_path / "weighted.skops"
     frame.to_csv(train, index=False)
     argv = ["fit", str(train), "--target", "class", "--out", str(out), *FAST]
     with warnings.catch_warnings():
@@ -406,7 +430,8 @@ def test_fit_with_a_weight_column(tmp_path, capsys):
     assert "warning: UserWarning: learners ['knn'] cannot weight rows" in (
         capsys.readouterr().err
     )
-    model = joblib.load(out)["estimator"]
+    model = autoens.load(out)
+    assert model.sample_weight_column_ == "w"
     assert "w" not in model.schema_.columns
     np.testing.assert_array_equal(model.library_.sample_weight, frame["w"].to_numpy())
     for column, values, fragment in [

@@ -4,13 +4,14 @@ intervals, refusals, reselect and the regression demo, on real bundled data."""
 from __future__ import annotations
 
 import io
+import warnings
 
 import joblib
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.dummy import DummyClassifier
 
+import autoens
 from autoens.cli import main
 from autoens.cli.fit import choose_task
 from autoens.datasets import load_sklearn
@@ -40,7 +41,7 @@ def diabetes(tmp_path_factory):
     frame = X.assign(progression=y)
     train = folder / "diabetes.csv"
     frame.to_csv(train, index=False)
-    model = folder / "model.joblib"
+    model = folder / "model.skops"
     argv = ["fit", str(train), "--target", "progression", "--out", str(model)]
     captured = io.StringIO()
     import contextlib
@@ -65,12 +66,13 @@ def test_fit_detects_regression_and_prints_rmse_and_r2(diabetes):
     assert header.split()[:5] == ["trial", "learner", "rmse", "r2", "weight"]
     validation = next(line for line in lines if "ensemble out-of-fold" in line)
     rmse = float(validation.split("rmse: ")[1].split(",")[0])
-    r2 = float(validation.split("r2: ")[1])
+    r2 = float(validation.split("r2: ")[1].split()[0])
+    assert "(best single model: " in validation
     # the ensemble's out-of-fold RMSE and R² agree with each other
     variance = np.var(frame["progression"].to_numpy())
     assert r2 == pytest.approx(1 - rmse**2 / variance, abs=1e-3)
     assert 0.3 < r2 < 0.7  # diabetes: a real, noisy target
-    estimator = joblib.load(model)["estimator"]
+    estimator = autoens.load(model)
     assert type(estimator).__name__ == "AutoEnsembleRegressor"
     assert estimator.task_.family == "regression" and estimator.metric_.name == "rmse"
 
@@ -82,7 +84,8 @@ def test_leaderboard_of_a_regressor(diabetes, capsys):
     assert lines[0].startswith("target 'progression' (regression); autoens ")
     assert "ensemble out-of-fold rmse: " in lines[0] and ", r2: " in lines[0]
     assert lines[1].split()[:4] == ["trial", "learner", "rmse", "r2"]
-    rows = [line.split() for line in lines[2:]]
+    assert lines[2].split()[:2] == ["-", "ensemble"]  # the ensemble's own row
+    rows = [line.split() for line in lines[3:]]
     assert len(rows) == 3
     rmse = [float(r[2]) for r in rows]
     r2 = [float(r[3]) for r in rows]
@@ -127,13 +130,25 @@ def test_predict_refuses_the_other_kind_of_output(diabetes, tmp_path, capsys):
     _, train, model, _ = diabetes
     code = main(["predict", str(model), str(train), "--proba"])
     _assert_user_error(code, capsys, "--proba needs a classifier", "is a regressor")
+    # a classifier in the joblib dict of earlier versions (read with a warning)
     classifier = tmp_path / "classifier.joblib"
     joblib.dump(
-        {"format_version": 1, "target": "y", "estimator": DummyClassifier()},
+        {
+            "format_version": 1,
+            "target": "y",
+            "estimator": autoens.AutoEnsembleClassifier(),
+        },
         classifier,
     )
-    code = main(["predict", str(classifier), str(train), "--interval", "0.9"])
-    _assert_user_error(code, capsys, "--interval needs a regressor", "--proba")
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")  # pytest turns warnings into errors
+        code = main(["predict", str(classifier), str(train), "--interval", "0.9"])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    warning, error = err.strip().splitlines()  # one line each
+    assert warning.startswith("autoens predict: warning: LegacyModelWarning: ")
+    assert "re-save it with autoens.save" in warning.lower()
+    assert error.startswith("autoens predict: error: --interval needs a regressor")
     for bad in ("1.5", "0", "ninety"):
         assert main(["predict", str(model), str(train), "--interval", bad]) == 2
         assert "argument --interval" in capsys.readouterr().err
@@ -144,12 +159,12 @@ def test_predict_refuses_the_other_kind_of_output(diabetes, tmp_path, capsys):
 
 def test_reselect_a_regressor(diabetes, tmp_path, capsys):
     _, train, model, _ = diabetes
-    out = tmp_path / "qp.joblib"
+    out = tmp_path / "qp.skops"
     code = main(["reselect", str(model), "--selector", "qp", "--out", str(out)])
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert "rmse" in captured.out and f"Model written to {out}" in captured.out
-    assert joblib.load(out)["estimator"].selector == "qp"
+    assert autoens.load(out).selector == "qp"
     assert main(["predict", str(out), str(train), "--interval", "0.8"]) == 0
     assert list(_read(capsys.readouterr().out).columns) == [
         "progression",
@@ -180,7 +195,7 @@ def test_task_errors(tmp_path, capsys):
     X.assign(target=y / 7.0, text=np.where(y > 140, "high", "low"), same=1.0).to_csv(
         path, index=False
     )
-    base = ["fit", str(path), *FAST, "--out", str(tmp_path / "m.joblib")]
+    base = ["fit", str(path), *FAST, "--out", str(tmp_path / "m.skops")]
     code = main([*base, "--target", "target", "--task", "classification"])
     _assert_user_error(code, capsys, "fractional part", "--task regression")
     code = main([*base, "--target", "text", "--task", "regression"])

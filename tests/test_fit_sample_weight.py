@@ -190,7 +190,7 @@ def test_equal_weights_are_no_weights(cancer):
     equal = _fit(AutoEnsembleClassifier, X, y, **kwargs)
     equal.fit(X, y, sample_weight=np.full(len(y), 2.5))
     assert equal.library_.sample_weight is None
-    timings = ["fit_time", "predict_time", "proposal_time"]
+    timings = ["fit_time", "predict_time", "predict_time_1k", "proposal_time"]
     pd.testing.assert_frame_equal(
         equal.leaderboard_.drop(columns=timings, errors="ignore"),
         plain.leaderboard_.drop(columns=timings, errors="ignore"),

@@ -16,11 +16,11 @@ import sys
 import time
 from pathlib import Path
 
-import joblib
 import pandas as pd
 import pytest
 from sklearn.datasets import load_breast_cancer
 
+import autoens
 from autoens.cli._common import EXIT_INTERRUPTED, EXIT_SIGINT
 
 # A fit whose search cannot end by itself: a hanging trial holds one worker while
@@ -220,7 +220,7 @@ def _ctrl_c(proc: subprocess.Popen, group: bool) -> None:
 
 @pytest.mark.parametrize("group", [False, True], ids=["process", "terminal"])
 def test_cli_first_ctrl_c_saves_the_model_and_exits_3(tmp_path, cancer_csv, group):
-    cache, out = tmp_path / "cache", tmp_path / "model.joblib"
+    cache, out = tmp_path / "cache", tmp_path / "model.skops"
     flags = ["--n-trials", "200", "--cv", "2", "--n-jobs", "1", "--seed", "0"]
     proc = _cli(str(cancer_csv), "--target", "label", "--cache-dir", str(cache),
                 "--out", str(out), *flags, group=group)  # fmt: skip
@@ -234,7 +234,7 @@ def test_cli_first_ctrl_c_saves_the_model_and_exits_3(tmp_path, cancer_csv, grou
     assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr
     assert "autoens fit: warning: UserWarning: the search was interrupted" in stderr
     assert f"Model written to {out}" in stdout
-    model = joblib.load(out)["estimator"]
+    model = autoens.load(out)
     assert model.search_interrupted_ is True
     board = model.leaderboard_
     assert set(board.loc[board["status"] == "ok", "trial"]) == set(
@@ -245,7 +245,7 @@ def test_cli_first_ctrl_c_saves_the_model_and_exits_3(tmp_path, cancer_csv, grou
 
 
 def test_cli_ctrl_c_before_any_trial_finished_exits_130(tmp_path, cancer_csv):
-    out = tmp_path / "model.joblib"
+    out = tmp_path / "model.skops"
     proc = _cli(str(cancer_csv), "--target", "label", "--out", str(out), "--cv", "2")
     try:
         _wait_for(lambda: _loky_workers(proc.pid), proc, "a search worker")
@@ -266,7 +266,7 @@ def test_cli_ctrl_c_before_any_trial_finished_exits_130(tmp_path, cancer_csv):
 def test_cli_ctrl_c_from_a_terminal_while_the_workers_start(tmp_path, cancer_csv):
     """A terminal's Ctrl-C reaches the workers too, still importing: they leave it to
     the search (no KeyboardInterrupt traceback of theirs on the terminal)."""
-    out = tmp_path / "model.joblib"
+    out = tmp_path / "model.skops"
     proc = _cli(str(cancer_csv), "--target", "label", "--out", str(out), "--cv", "2",
                 group=True)  # fmt: skip
     try:
@@ -311,7 +311,7 @@ sys.exit(main(sys.argv[1:]))
 def test_cli_second_ctrl_c_exits_130_without_saving(tmp_path, cancer_csv):
     script = tmp_path / "cli.py"
     script.write_text(_CLI_SLOW_SELECTION)
-    cache, out = tmp_path / "cache", tmp_path / "model.joblib"
+    cache, out = tmp_path / "cache", tmp_path / "model.skops"
     argv = ["fit", str(cancer_csv), "--target", "label", "--cache-dir", str(cache),
             "--out", str(out), "--n-trials", "200", "--cv", "2"]  # fmt: skip
     proc = subprocess.Popen(

@@ -69,7 +69,7 @@ def test_cli_reselect(tmp_path, binary_data, capsys):
     X, y = binary_data
     train = tmp_path / "train.csv"
     X.assign(target=y).to_csv(train, index=False)
-    model = tmp_path / "model.joblib"
+    model = tmp_path / "model.skops"
     args = [
         "fit",
         str(train),
@@ -87,7 +87,7 @@ def test_cli_reselect(tmp_path, binary_data, capsys):
         str(model),
     ]
     assert main(args) == 0
-    out = tmp_path / "single.joblib"
+    out = tmp_path / "single.skops"
     assert (
         main(["reselect", str(model), "--selector", "single_best", "--out", str(out)])
         == 0
@@ -96,12 +96,11 @@ def test_cli_reselect(tmp_path, binary_data, capsys):
     assert "1.000" in capsys.readouterr().out
     # the written model is the reselected one: its single member is the best trial,
     # and it predicts exactly as that member does
-    from autoens.cli._common import load_bundle
+    from autoens import load
 
-    original = load_bundle(str(model))["estimator"]
-    bundle = load_bundle(str(out))
-    assert bundle["target"] == "target"
-    single = bundle["estimator"]
+    original = load(model)
+    single = load(out)
+    assert single.target_column_ == "target"  # carried over from the fit
     assert type(single.selector_).__name__ == "SingleBest"
     assert single.weights_[single.weights_ > 0].index.tolist() == [original.best_trial_]
     np.testing.assert_allclose(
@@ -112,6 +111,13 @@ def test_cli_reselect(tmp_path, binary_data, capsys):
     assert type(original.selector_).__name__ == "GreedyEnsembleSelection"
     assert main(["reselect", str(model), "--selector", "nope"]) == 2
     assert "nope" in capsys.readouterr().err
+    # the oracle needs the labels of the rows it predicts: refused, nothing written
+    oracle = tmp_path / "oracle.skops"
+    argv = ["reselect", str(model), "--selector", "oracle", "--out", str(oracle)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("autoens reselect: error: selector 'oracle' cannot predict")
+    assert len(err.strip().splitlines()) == 1 and not oracle.exists()
 
 
 @pytest.mark.parametrize(
@@ -148,8 +154,11 @@ def test_multiclass_replay_with_a_stacker(multiclass_data):
 
 
 def test_oracle_is_a_bound_not_a_predictor(fitted, binary_data):
+    """In Python ``select`` keeps the oracle (its out-of-fold loss is the bound a
+    benchmark reports) and says ``can_predict`` is False; predicting raises."""
     X, _ = binary_data
     oracle = select(fitted, "oracle", metric="log_loss")
+    assert not oracle.selector_.can_predict and fitted.selector_.can_predict
     lib = fitted.library_
     member_losses = get_metric("log_loss").loss(lib.y, lib.oof)
     assert oracle.validation_loss_ <= member_losses.min()

@@ -33,11 +33,11 @@ EPILOG = """\
 examples:
   autoens demo
   autoens demo --task regression
-  autoens fit train.csv --target class --time-limit 300 --out model.joblib
-  autoens leaderboard model.joblib
-  autoens reselect model.joblib --selector single_best --out model2.joblib
-  autoens predict model.joblib new.csv --proba --out probabilities.csv
-  autoens predict regressor.joblib new.csv --interval 0.9
+  autoens fit train.csv --target class --time-limit 300 --out model.skops
+  autoens leaderboard model.skops
+  autoens reselect model.skops --selector single_best --out model2.skops
+  autoens predict model.skops new.csv --proba --out probabilities.csv
+  autoens predict regressor.skops new.csv --interval 0.9
   autoens benchmark run benchmarks/suites/smoke.toml --out results/smoke
   autoens benchmark report results/smoke
 """

@@ -1,4 +1,4 @@
-"""Helpers shared by the subcommands: input checks, the model bundle, tables.
+"""Helpers shared by the subcommands: input checks, model files, tables.
 
 The CLI is an adapter and holds no machine-learning logic: it reads files, checks
 them well enough to give a one-line message instead of a traceback, and hands
@@ -14,7 +14,6 @@ import difflib
 import logging
 import os
 import sys
-import tempfile
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -28,9 +27,6 @@ if TYPE_CHECKING:
 else:  # imported on first use: `autoens --help` stays fast (tests/test_install.py)
     np = lazy_module("numpy")
     pd = lazy_module("pandas")
-
-FORMAT_VERSION = 1
-"""Version of the dict saved by ``autoens fit``; bump it when its keys change."""
 
 EXIT_INTERRUPTED = 3
 """``autoens fit`` stopped by Ctrl-C; the model of the finished trials was saved."""
@@ -186,7 +182,7 @@ def _nearest_existing(path: Path) -> Path | None:
 
 
 def check_writable_folder(folder: str | os.PathLike[str], label: str) -> None:
-    """A one-line ``CLIError`` (naming ``label``, e.g. ``--out model.joblib``) when
+    """A one-line ``CLIError`` (naming ``label``, e.g. ``--out model.skops``) when
     ``folder`` cannot be created or written to; nothing is created.
 
     For a path a command writes only at its end (``autoens fit --out``): a file in
@@ -217,67 +213,39 @@ def make_folder(folder: str | os.PathLike[str], label: str, role: str) -> None:
         raise CLIError(f"{label} cannot be used as {role}: {reason}") from None
 
 
-def save_bundle(estimator: Any, target: str, path: str) -> Path:
-    """Write ``{"format_version", "autoens_version", "target", "estimator"}``.
+def save_model(estimator: Any, path: str) -> Path:
+    """Write ``estimator`` with :func:`autoens.save` (a ``.skops`` file, written to a
+    temporary file and renamed); a directory in the way is a :class:`CLIError`."""
+    from autoens.persist import save
 
-    Written to a temporary file then renamed, so an interrupted save never leaves a
-    truncated model where a good one was.
-    """
-    import joblib
-
-    from autoens import __version__
-
-    out = Path(path)
-    if out.is_dir():
+    if Path(path).is_dir():
         raise CLIError(f"--out is a directory, expected a file name: {path}")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    bundle = {
-        "format_version": FORMAT_VERSION,
-        "autoens_version": __version__,
-        "target": target,
-        "estimator": estimator,
-    }
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
-    os.close(fd)
+    return save(estimator, path)
+
+
+def load_model(path: str) -> Any:
+    """Load a model with :func:`autoens.load`: a ``.skops`` file, or a joblib file of
+    an earlier autoens (with a one-line warning). A file that is unreadable, not an
+    autoens model, from a newer autoens or naming untrusted types is a
+    :class:`CLIError`; nothing of an untrusted file runs."""
+    from autoens.persist import ModelFileError, load
+
+    _check_input_file(path, "model file")
     try:
-        joblib.dump(bundle, tmp, compress=3)
-        Path(tmp).replace(out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return out
+        return load(path)
+    except ModelFileError as exc:
+        raise CLIError(str(exc)) from None
 
 
-def load_bundle(path: str) -> dict[str, Any]:
-    """Load a model saved by ``autoens fit``; anything else is a :class:`CLIError`.
+FIT_COLUMNS = ("target_column_", "sample_weight_column_")
+"""Attributes ``autoens fit`` sets on the model it saves: the CSV columns of the target
+and of ``--sample-weight`` (absent for a model fit in Python)."""
 
-    joblib files are pickles: loading one runs code, so only load models you trust.
-    """
-    import joblib
 
-    file = _check_input_file(path, "model file")
-    try:
-        bundle = joblib.load(file)
-    except Exception as exc:  # pickle raises many types; all mean "not a model"
-        raise CLIError(
-            f"cannot read model file {path}: {type(exc).__name__}: {exc}. "
-            "Expected a file written by `autoens fit`."
-        ) from None
-    if not (
-        isinstance(bundle, dict)
-        and {"format_version", "target", "estimator"} <= bundle.keys()
-    ):
-        raise CLIError(
-            f"{path} is not an autoens model (expected a file written by "
-            "`autoens fit`)."
-        )
-    if bundle["format_version"] > FORMAT_VERSION:
-        raise CLIError(
-            f"{path} was written by a newer autoens "
-            f"({bundle.get('autoens_version', '?')}, format "
-            f"{bundle['format_version']}); upgrade autoens to read it."
-        )
-    return bundle
+def target_column(estimator: Any, default: str = "prediction") -> str:
+    """The CSV column ``autoens fit`` took the target from (``target_column_``);
+    ``default`` for a model fit in Python."""
+    return str(getattr(estimator, "target_column_", None) or default)
 
 
 # -- tables --------------------------------------------------------------------------
@@ -373,38 +341,86 @@ def ensemble_oof_r2(estimator: Any) -> float | None:
 
 
 def validation_text(estimator: Any) -> str:
-    """The ensemble's score on the out-of-fold rows it was selected on (and its R²
-    for a regressor); "" when the selector reports none."""
+    """The ensemble's score on the out-of-fold rows it was selected on, next to the
+    best single model's (and its R² for a regressor); "" when there is none."""
     metric = getattr(estimator, "metric_", None)
     loss = float(getattr(estimator, "validation_loss_", float("nan")))
     if metric is None or not np.isfinite(loss):
         return ""
-    text = f"ensemble out-of-fold {metric.score_name}: {metric.to_score(loss):.4f}"
+    score = getattr(estimator, "validation_score_", metric.to_score(loss))
+    text = f"ensemble out-of-fold {metric.score_name}: {score:.4f}"
     if model_family(estimator) == "regression" and metric.name != "r2_loss":
         r2 = ensemble_oof_r2(estimator)
         if r2 is not None:
             text += f", r2: {r2:.4f}"
+    best = getattr(estimator, "best_trial_", None)
+    board = estimator.leaderboard_
+    row = board[board["trial"] == best]
+    if len(row) and metric.score_name in board.columns:
+        text += (
+            f" (best single model: {float(row[metric.score_name].iloc[0]):.4f}, "
+            f"trial {best}, {row['learner'].iloc[0]})"
+        )
     return text
 
 
+def deployment_text(estimator: Any) -> str:
+    """How the ensemble predicts: members refit or bagged, calibration (one line
+    each; "" when neither was asked for)."""
+    lines = []
+    refit = getattr(estimator, "refit_", None)
+    if getattr(estimator, "refit", None) == "members" and refit is not None:
+        done = int((refit["status"] == "refit").sum())
+        lines.append(
+            f"refit: {done} of {len(refit)} members retrained on all rows "
+            f"(predict time {1000 * estimator.predict_time_1k_:.0f} ms per 1,000 rows)"
+        )
+    report = getattr(estimator, "calibration_report_", None)
+    if report is not None and len(report):
+        chosen = report[report["chosen"] & (report["method"] != "none")]
+        before = report.iloc[0]
+        text = (
+            f"calibration: {estimator.calibration_ or 'none kept'}; out-of-fold log "
+            f"loss {before['log_loss_before']:.4f}, ECE {before['ece_before']:.4f}"
+        )
+        if len(chosen):
+            after = chosen.iloc[0]
+            text += (
+                f" -> {after['log_loss_after_inner_cv']:.4f}, "
+                f"{after['ece_after_inner_cv']:.4f} (inner CV)"
+            )
+        lines.append(text)
+    return "\n".join(lines)
+
+
 def ranked_leaderboard(estimator: Any) -> pd.DataFrame:
-    """The leaderboard best first (lowest loss); failed trials last."""
+    """The ensemble's row, then the trials best first (lowest loss); failed trials
+    last."""
     board = estimator.leaderboard_
-    if (
-        model_family(estimator) == "regression"
-        and _score_name(estimator) != "r2"
-        and "r2" not in board.columns
-    ):
-        # R² beside RMSE (or MAE): scale-free, so it reads the same on any target
-        r2 = board["trial"].map(oof_r2(estimator))
-        board = board.assign(r2=r2).loc[
-            :, _after(board.columns, _score_name(estimator))
-        ]
     failed = board["status"].astype(str) != "ok"
     order = pd.DataFrame(
         {"failed": failed, "loss": board["loss"], "trial": board["trial"]}
     ).sort_values(["failed", "loss", "trial"], na_position="last", kind="stable")
-    return board.loc[order.index]
+    ranked = board.loc[order.index]
+    if hasattr(estimator, "selector_"):
+        full = estimator.leaderboard()
+        ranked = pd.concat(
+            [full.iloc[:1], ranked.assign(trial=pd.array(ranked["trial"], "Int64"))],
+            ignore_index=True,
+        )
+    if (
+        model_family(estimator) == "regression"
+        and _score_name(estimator) != "r2"
+        and "r2" not in ranked.columns
+    ):
+        # R² beside RMSE (or MAE): scale-free, so it reads the same on any target
+        r2 = ranked["trial"].map(oof_r2(estimator))
+        if ranked["trial"].isna().iloc[0]:
+            r2.iloc[0] = ensemble_oof_r2(estimator)
+        ranked = ranked.assign(r2=r2.astype("float64")).loc[
+            :, _after(ranked.columns, _score_name(estimator))
+        ]
+    return ranked
 
 
 def _after(columns: Any, name: str) -> list[str]:
@@ -414,13 +430,23 @@ def _after(columns: Any, name: str) -> list[str]:
     return [*out[:at], "r2", *out[at:]]
 
 
+def _n_ensemble_rows(board: pd.DataFrame) -> int:
+    """1 when ``board`` starts with the ensemble's row (``--top N`` counts trials)."""
+    return int(len(board) > 0 and pd.isna(board["trial"].iloc[0]))
+
+
+def top_rows(board: pd.DataFrame, top: int | None) -> pd.DataFrame:
+    """The ensemble's row and the ``top`` best trials (all when None)."""
+    return board if top is None else board.head(top + _n_ensemble_rows(board))
+
+
 def leaderboard_text(estimator: Any, top: int | None = None) -> str:
     """A readable leaderboard: trial, learner, score, weight, fit time, params."""
     board = ranked_leaderboard(estimator)
-    shown = board if top is None else board.head(top)
+    shown = top_rows(board, top)
     score = _score_name(estimator)
     columns = {
-        "trial": shown["trial"].astype(str),
+        "trial": shown["trial"].map(lambda t: "-" if pd.isna(t) else str(t)),
         "learner": shown["learner"].astype(str),
         score: _scores(shown, estimator).map(
             lambda s: "" if pd.isna(s) else f"{s:.4f}"
@@ -436,11 +462,17 @@ def leaderboard_text(estimator: Any, top: int | None = None) -> str:
             "fit_time": shown["fit_time"]
             .where(shown["status"] == "ok")
             .map(lambda t: "" if pd.isna(t) else f"{t:.1f}s"),
+            # seconds per 1,000 rows, as each member runs in the ensemble
+            "predict_1k": shown.get("predict_time_1k", pd.Series(np.nan, shown.index))
+            .where(shown["status"] == "ok")
+            .map(lambda t: "" if pd.isna(t) else f"{1000 * t:.0f}ms"),
             "status": shown["status"].astype(str),
             "params": shown["params"].map(_short_params),
         }
     )
-    text = format_table(table, numeric=("trial", score, "r2", "weight", "fit_time"))
+    text = format_table(
+        table, numeric=("trial", score, "r2", "weight", "fit_time", "predict_1k")
+    )
     hidden = len(board) - len(shown)
     if hidden > 0:
         text += f"\n... {hidden} more row{'s' if hidden > 1 else ''}"

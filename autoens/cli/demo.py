@@ -219,7 +219,8 @@ def run(args: argparse.Namespace) -> int:
     print("\nEnsemble weights:")
     print(weights_text(estimator))
 
-    best = ranked_leaderboard(estimator).iloc[0]
+    board = ranked_leaderboard(estimator)
+    best = board[board["trial"].notna()].iloc[0]  # below the ensemble's own row
     single = f"best single ({best['learner']}, trial {best['trial']})"
     if regression:
         rows = {

@@ -1,4 +1,4 @@
-"""``autoens fit``: search, build the ensemble, save it with joblib."""
+"""``autoens fit``: search, build the ensemble, save it (``autoens.save``)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from autoens.cli._common import (
     CLIError,
     HelpFormatter,
     check_writable_folder,
+    deployment_text,
     ensemble_summary,
     fold_count,
     leaderboard_text,
@@ -28,7 +29,7 @@ from autoens.cli._common import (
     positive_float,
     positive_int,
     read_csv,
-    save_bundle,
+    save_model,
     selector_leaderboard_text,
     unknown_column_message,
     validation_text,
@@ -41,7 +42,8 @@ row; one column is the target.
 Base learners are evaluated by k-fold cross-validation until the budget is spent
 (--n-trials and/or --time-limit, whichever comes first); their out-of-fold predictions
 are then combined into a weighted ensemble by the selector. The fitted model is saved
-with joblib and the leaderboard is printed.
+as a .skops file (autoens.save; Python reads it with autoens.load) and the leaderboard
+is printed.
 
 Classification or regression (--task auto, the default): a target holding text or
 booleans is classification; a numeric target is regression when some value has a
@@ -62,7 +64,7 @@ DEFAULT_N_TRIALS = 50
 EPILOG = """\
 examples:
   autoens fit train.csv --target class
-  autoens fit train.csv --target class --time-limit 300 --n-jobs -1 --out model.joblib
+  autoens fit train.csv --target class --time-limit 300 --n-jobs -1 --out model.skops
   autoens fit train.csv --target class --cache-dir cache/  # reruns reuse trials
   autoens fit houses.csv --target price --metric mae      # regression (auto-detected)
   autoens fit survey.csv --target rating --task regression
@@ -163,6 +165,31 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "(default: %(default)s)",
     )
     search.add_argument(
+        "--refit",
+        action="store_true",
+        help="retrain each ensemble member once on all rows after selection "
+        "(refit='members'): one model per member instead of one per fold, so "
+        "prediction is k times cheaper (default: members predict with their fold "
+        "models)",
+    )
+    search.add_argument(
+        "--max-predict-time",
+        type=positive_float,
+        default=None,
+        metavar="S",
+        help="latency budget: seconds the ensemble may take to predict 1,000 rows "
+        "(as measured during the search); the best ensemble within it is built "
+        "(default: no budget)",
+    )
+    search.add_argument(
+        "--calibration",
+        choices=("auto", "temperature", "isotonic"),
+        default=None,
+        help="calibrate the ensemble's class probabilities on its out-of-fold "
+        "predictions; auto keeps a method only when it lowers the log loss under "
+        "inner cross-validation (default: none)",
+    )
+    search.add_argument(
         "--cv",
         type=fold_count,
         default=5,
@@ -201,7 +228,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     run_opts.add_argument(
         "--out",
-        default="model.joblib",
+        default="model.skops",
         metavar="PATH",
         help="where to save the fitted model (default: %(default)s)",
     )
@@ -378,6 +405,9 @@ def run(args: argparse.Namespace) -> int:
         random_state=args.seed,
         verbose=args.verbose,
         keep_models=args.keep_models,
+        refit="members" if args.refit else None,
+        max_predict_time=args.max_predict_time,
+        calibration=args.calibration,
     )
     print(
         f"Task: {family} ({reason})\n"
@@ -396,13 +426,20 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError(option_names(str(exc), args)) from None
     except SearchError as exc:  # no candidate finished within the budget
         raise CLIError(str(exc), exit_code=1) from None
-    out = save_bundle(estimator, args.target, args.out)
+    # What the CSV columns were, for `autoens predict` (documented attributes).
+    estimator.target_column_ = args.target
+    if weights is not None:
+        estimator.sample_weight_column_ = args.sample_weight
+    out = save_model(estimator, args.out)
 
     print(leaderboard_text(estimator, top=args.top))
     print(ensemble_summary(estimator))
     validation = validation_text(estimator)
     if validation:
         print(validation)
+    deployment = deployment_text(estimator)
+    if deployment:
+        print(deployment)
     candidates = selector_leaderboard_text(estimator, top=args.top)
     if candidates:
         print(f"\nselectors tried by auto (inner CV):\n{candidates}")

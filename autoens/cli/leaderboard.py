@@ -10,11 +10,12 @@ from autoens.cli._common import (
     HelpFormatter,
     ensemble_summary,
     leaderboard_text,
-    load_bundle,
+    load_model,
     model_family,
     positive_int,
     ranked_leaderboard,
     selector_leaderboard_text,
+    top_rows,
     validation_text,
 )
 
@@ -36,7 +37,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         description=DESCRIPTION,
         formatter_class=HelpFormatter,
     )
-    parser.add_argument("model", metavar="MODEL", help="model file from `autoens fit`")
+    parser.add_argument(
+        "model", metavar="MODEL", help="model file from `autoens fit` or autoens.save"
+    )
     parser.add_argument(
         "--top",
         type=positive_int,
@@ -54,12 +57,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    bundle = load_bundle(args.model)
-    estimator = bundle["estimator"]
+    estimator = load_model(args.model)
     if args.csv:
         board = ranked_leaderboard(estimator)
-        if args.top is not None:
-            board = board.head(args.top)
+        board = top_rows(board, args.top)
         board.to_csv(sys.stdout, index=False)
         return 0
     if model_family(estimator) == "regression":
@@ -68,9 +69,10 @@ def run(args: argparse.Namespace) -> int:
         what = "classes: " + ", ".join(str(c) for c in estimator.classes_)
     summary = ensemble_summary(estimator)
     validation = validation_text(estimator)
+    target = getattr(estimator, "target_column_", None)
     print(
-        f"target {bundle['target']!r} ({what}); "
-        f"autoens {bundle.get('autoens_version', '?')}"
+        (f"target {target!r} ({what}); " if target else f"{what}; ")
+        + f"autoens {getattr(estimator, '_autoens_version', '?')}"
         + (f"; {summary}" if summary else "")
         + (f"; {validation}" if validation else "")
     )

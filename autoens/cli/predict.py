@@ -15,31 +15,36 @@ else:  # imported on first use: `autoens --help` stays fast (tests/test_install.
     pd = lazy_module("pandas")
 
 from autoens.cli._common import (
+    FIT_COLUMNS,
     CLIError,
     HelpFormatter,
-    load_bundle,
+    load_model,
     model_family,
     read_csv,
+    target_column,
 )
 
 DESCRIPTION = """\
 Predict with a model saved by `autoens fit`.
 
 The CSV must hold the columns the model was trained on (in any order); a target column
-is ignored. Output: one row per input row, in a column named after the target: the
-predicted class of a classifier, or the predicted number of a regressor. With --proba
+is ignored. Output: one row per input row, in a column named after the target (or
+"prediction" for a model saved from Python with autoens.save): the predicted class of
+a classifier, or the predicted number of a regressor. With --proba
 (classifiers) one probability column per class instead; with --interval C
 (regressors) also the columns lower and upper of a prediction interval of nominal
 coverage C (CV+: from the cross-validation the fit already did, no refit).
 
-Model files are joblib pickles: only load files you trust.
+Model files are .skops files (autoens.save): their types are checked before anything
+is loaded, and a file naming anything outside autoens and its libraries is refused.
+Joblib files of earlier versions still load, with a warning.
 """
 
 EPILOG = """\
 examples:
-  autoens predict model.joblib new.csv --out predictions.csv
-  autoens predict model.joblib new.csv --proba > probabilities.csv
-  autoens predict regressor.joblib new.csv --interval 0.9 --out with-intervals.csv
+  autoens predict model.skops new.csv --out predictions.csv
+  autoens predict model.skops new.csv --proba > probabilities.csv
+  autoens predict regressor.skops new.csv --interval 0.9 --out with-intervals.csv
 """
 
 
@@ -63,7 +68,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=HelpFormatter,
     )
-    parser.add_argument("model", metavar="MODEL", help="model file from `autoens fit`")
+    parser.add_argument(
+        "model", metavar="MODEL", help="model file from `autoens fit` or autoens.save"
+    )
     parser.add_argument("data", metavar="CSV", help="rows to predict (CSV)")
     parser.add_argument(
         "--out",
@@ -90,9 +97,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    bundle = load_bundle(args.model)
-    estimator = bundle["estimator"]
-    target = str(bundle["target"])
+    estimator = load_model(args.model)
+    target = target_column(estimator)
     family = model_family(estimator)
     if args.proba and family == "regression":
         raise CLIError(
@@ -105,7 +111,8 @@ def run(args: argparse.Namespace) -> int:
             "--proba for class probabilities"
         )
     frame = read_csv(args.data)
-    X = frame.drop(columns=[target], errors="ignore")
+    known = (getattr(estimator, a, None) for a in FIT_COLUMNS)  # not features
+    X = frame.drop(columns=[c for c in known if c], errors="ignore")
 
     try:
         if args.proba:

@@ -9,8 +9,10 @@ from autoens.cli._common import (
     CLIError,
     HelpFormatter,
     leaderboard_text,
-    load_bundle,
-    save_bundle,
+    load_model,
+    save_model,
+    selector_name,
+    validation_text,
     weights_text,
 )
 
@@ -19,6 +21,8 @@ Re-run an ensemble selector on the out-of-fold predictions that `autoens fit` le
 a saved model, and save the new ensemble. No base model is fitted again. The new
 ensemble can predict when its members' fold models are available: fit with
 `--keep-models all`, or with a `--cache-dir` that still holds them.
+The oracle selector is refused: it needs the labels of the rows it predicts, so it is
+a bound for benchmark tables, not a model.
 """
 
 
@@ -29,7 +33,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         description=DESCRIPTION,
         formatter_class=HelpFormatter,
     )
-    parser.add_argument("model", metavar="MODEL", help="model file from `autoens fit`")
+    parser.add_argument(
+        "model", metavar="MODEL", help="model file from `autoens fit` or autoens.save"
+    )
     parser.add_argument(
         "--selector",
         required=True,
@@ -44,7 +50,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--out",
-        default="model-reselected.joblib",
+        default="model-reselected.skops",
         metavar="PATH",
         help="where to write the new model (default: %(default)s)",
     )
@@ -54,15 +60,32 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from autoens.replay import select
+    from autoens.selectors import get_selector
 
-    bundle = load_bundle(args.model)
     try:
-        new = select(bundle["estimator"], args.selector, metric=args.metric)
+        selector = get_selector(args.selector)
     except ValueError as exc:
         raise CLIError(str(exc)) from None
-    out = save_bundle(new, bundle["target"], args.out)
+    if not selector.can_predict:
+        raise CLIError(
+            f"selector {args.selector!r} cannot predict new rows (it needs their "
+            "labels), so its model would be of no use; nothing was written. It is a "
+            "benchmark bound: compare selectors with `autoens benchmark`"
+        )
+    model = load_model(args.model)
+    try:
+        new = select(model, args.selector, metric=args.metric)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+    out = save_model(new, args.out)
     print(leaderboard_text(new, top=10))
     print()
     print(weights_text(new))
+    validation = validation_text(new)
+    if validation:
+        before = getattr(model, "validation_score_", None)
+        if before is not None and (args.metric is None):
+            validation += f"; before, with {selector_name(model)}: {before:.4f}"
+        print(validation)
     print(f"\nModel written to {out}")
     return 0

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from autoens.metrics.base import Metric, check_labels, check_sample_weight
+from autoens.metrics.calibration import expected_calibration_error
 from autoens.metrics.classification import CLASSIFICATION_METRICS
 from autoens.metrics.regression import REGRESSION_METRICS
 from autoens.metrics.scorer import is_scorer_name, scorer_metric
@@ -22,6 +23,7 @@ __all__ = [
     "Metric",
     "check_labels",
     "check_sample_weight",
+    "expected_calibration_error",
     "get_metric",
 ]
 

@@ -37,6 +37,9 @@ class TrialResult:
     predict_time: float = 0.0
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
+    #: Rows predicted in ``predict_time`` (the held-out folds): the library's
+    #: per-row predict cost is ``predict_time / predict_rows``.
+    predict_rows: int = 0
 
 
 #: What the search loop runs in a worker per trial: ``evaluate_config``'s signature
@@ -65,6 +68,7 @@ def evaluate_config(
     oof = np.zeros((len(y), task.n_outputs), dtype=np.float64)
     models: list[Any] = []
     fit_time = predict_time = 0.0
+    predict_rows = 0
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -81,6 +85,7 @@ def evaluate_config(
                 start = time.perf_counter()
                 oof[test] = task.check_outputs(task.predict(model, X.iloc[test]))
                 predict_time += time.perf_counter() - start
+                predict_rows += len(test)
                 models.append(model)
         except Exception as exc:  # any learner failure is a failed trial, not a crash
             last = traceback.extract_tb(exc.__traceback__)[-1]
@@ -97,5 +102,6 @@ def evaluate_config(
         models=models,
         fit_time=fit_time,
         predict_time=predict_time,
+        predict_rows=predict_rows,
         warnings=messages[:5],
     )

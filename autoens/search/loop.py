@@ -185,6 +185,7 @@ class SearchLoop:
             loss=float(meta["loss"]),
             fit_time=float(meta.get("fit_time", 0.0)),
             predict_time=float(meta.get("predict_time", 0.0)),
+            predict_rows=int(meta.get("predict_rows", 0)),
         )
 
     # --- resume
@@ -370,6 +371,7 @@ class SearchLoop:
             source="evaluated",
             fit_time=result.fit_time,
             predict_time=result.predict_time,
+            predict_rows=result.predict_rows,
             proposal_time=job.proposal_time,
             error=result.error,
         )
@@ -400,6 +402,7 @@ class SearchLoop:
             "metric": self.metric.name,
             "fit_time": result.fit_time,
             "predict_time": result.predict_time,
+            "predict_rows": result.predict_rows,
             "warnings": result.warnings,
         }
         try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from autoens.selectors.auto import AutoSelector
 from autoens.selectors.base import BaseSelector
 from autoens.selectors.baselines import Oracle, SingleBest
+from autoens.selectors.budget import BudgetedGES, BudgetedSelector
 from autoens.selectors.cmaes import CMAESSelector
 from autoens.selectors.dynamic import DESP, KNOP, KNORAE, KNORAU, METADES, OLA
 from autoens.selectors.dynamic_regression import LocalBest, LocalErrorWeighting
@@ -32,6 +33,8 @@ __all__ = [
     "AffineQPSelector",
     "AutoSelector",
     "BaseSelector",
+    "BudgetedGES",
+    "BudgetedSelector",
     "CMAESSelector",
     "GreedyEnsembleSelection",
     "LocalBest",

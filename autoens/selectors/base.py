@@ -120,6 +120,10 @@ class BaseSelector(BaseEstimator, metaclass=ABCMeta):
     #: True when ``combine`` is ``weights_ @ P`` (an ensemble runner may then average
     #: the required members itself); stackers and raw CMA-ES set it False.
     is_weighted_average: ClassVar[bool] = True
+    #: False for a selector that needs the labels of the rows it combines (the
+    #: oracle): a benchmark bound whose ensemble cannot predict new rows, so
+    #: ``autoens reselect`` refuses to save one.
+    can_predict: ClassVar[bool] = True
     #: True when the method can never end worse than SingleBest on its fit data
     #: (checked by :func:`autoens.testing.check_selector`).
     _guarantees_single_best: ClassVar[bool] = False

@@ -110,6 +110,7 @@ class Oracle(BaseSelector):
     """
 
     is_weighted_average: ClassVar[bool] = False
+    can_predict: ClassVar[bool] = False  # it picks each row's member by its label
     _task_families: ClassVar[frozenset[str]] = BOTH_FAMILIES
     _supports_sample_weight: ClassVar[bool] = True
     _sample_weight_equivalences: ClassVar[frozenset[str]] = ROW_EQUIVALENCES

@@ -25,6 +25,7 @@ weighted loss; nothing else changes.
 
 from __future__ import annotations
 
+import math
 from numbers import Integral
 from typing import Any, ClassVar
 
@@ -127,6 +128,19 @@ class GreedyEnsembleSelection(BaseSelector):
         X: Any = None,
         configs: list[dict[str, Any]] | None = None,
     ) -> None:
+        self._greedy(P, y)
+
+    def _greedy(
+        self,
+        P: np.ndarray,
+        y: np.ndarray,
+        costs: np.ndarray | None = None,
+        max_cost: float = math.inf,
+    ) -> None:
+        """The greedy loop; with ``costs`` (one finite cost per model, see
+        :class:`~autoens.selectors.budget.BudgetedGES`) a step only considers models
+        already in the ensemble or whose cost keeps the distinct members' total
+        within ``max_cost``. Without ``costs`` it is plain GES."""
         ensemble_size = int(self.ensemble_size)
         init_sorted = int(self.init_sorted)
         rng = check_generator(self.random_state)
@@ -140,12 +154,18 @@ class GreedyEnsembleSelection(BaseSelector):
         counts = np.zeros(n_models, dtype=np.int64)
         order: list[int] = []
 
+        # A hair of slack: budgets are often sums of the same costs in another order.
+        budget = float(max_cost) * (1.0 + 1e-9)
         if init_sorted:
             single = _chunked_losses(metric, y, R, step, w)
-            for k in np.argsort(single, kind="stable")[:init_sorted]:
+            ranked = np.argsort(single, kind="stable")[:init_sorted]
+            if costs is not None:  # the best singles while their total fits
+                ranked = ranked[np.cumsum(costs[ranked]) <= budget]
+            for k in ranked:
                 S += R[k]
                 counts[k] += 1
                 order.append(int(k))
+        spent = 0.0 if costs is None else float(costs[counts > 0].sum())
 
         buffer = np.empty((min(step, n_models), *R.shape[1:]), dtype=np.float32)
         trajectory: list[float] = []
@@ -160,15 +180,27 @@ class GreedyEnsembleSelection(BaseSelector):
                 np.divide(E, np.float32(n + 1), out=E)
                 losses[start:stop] = metric.loss_reduced(y, E, w)
             losses[~np.isfinite(losses)] = np.inf
+            allowed = None
+            if costs is not None:
+                allowed = (counts > 0) | (spent + costs <= budget)
+                if not allowed.any():  # nothing fits: the caller checks this first
+                    allowed = costs == costs.min()
             if iteration == 0:
-                unit = loss_noise_unit(metric, losses.min())
+                unit = loss_noise_unit(
+                    metric, losses.min() if allowed is None else losses[allowed].min()
+                )
             losses = round_losses(losses, unit)
-            best = np.flatnonzero(losses == losses.min())
+            if allowed is None:
+                best = np.flatnonzero(losses == losses.min())
+            else:
+                best = np.flatnonzero(allowed & (losses == losses[allowed].min()))
             if best.size > 1:
                 used = best[counts[best] > 0]
                 if used.size:
                     best = used
             j = int(best[0] if best.size == 1 else best[rng.integers(best.size)])
+            if costs is not None and counts[j] == 0:
+                spent += float(costs[j])
             S += R[j]
             counts[j] += 1
             order.append(j)

@@ -60,6 +60,7 @@ from autoens.space.ranges import (
     mlp_space,
     xgboost_space,
 )
+from autoens.space.refit import fixed_iterations
 from autoens.space.registry import FeatureTypes, LearnerSpec
 from autoens.space.wrappers import SafeClassifier
 
@@ -248,9 +249,9 @@ CLASSIFIERS: tuple[LearnerSpec, ...] = (
         distributions=_forest_space(),
         defaults=_FOREST_DEFAULTS,
     ),
-    _spec("hist_gb", build_hist_gb, hist_gb_space()),
+    _spec("hist_gb", build_hist_gb, hist_gb_space(), refit_params=fixed_iterations),
     _spec("knn", build_knn, knn_space()),
-    _spec("mlp", build_mlp, mlp_space()),
+    _spec("mlp", build_mlp, mlp_space(), refit_params=fixed_iterations),
     _spec("lightgbm", build_lightgbm, lightgbm_space(), requires=("lightgbm",)),
     _spec("xgboost", build_xgboost, xgboost_space(), requires=("xgboost",)),
 )

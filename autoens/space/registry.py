@@ -93,6 +93,13 @@ class LearnerSpec:
     # Last, with a default: specs pickled before regression existed load as
     # classification (the class attribute answers for the missing instance field).
     family: str = "classification"
+    #: ``refit_params(fold_models) -> set_params overrides`` for the model retrained
+    #: on all rows (``refit="members"``), e.g. a fixed iteration count where the
+    #: folds stopped early (``autoens.space.refit``); None refits the config as is.
+    #: A module-level function, like ``build``, so that specs pickle.
+    refit_params: Callable[[Sequence[Any]], dict[str, Any]] | None = field(
+        default=None, hash=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         if not self.name or _SEP in self.name or self.name == LEARNER_PARAM:
@@ -140,6 +147,22 @@ class LearnerSpec:
             )
         full = {**self.defaults, **params}
         return self.build(full, feature_types, int(random_state))
+
+    def make_refit(
+        self,
+        params: Mapping[str, Any],
+        feature_types: FeatureTypes,
+        random_state: int,
+        fold_models: Sequence[Any],
+    ) -> BaseEstimator:
+        """The (unfitted) estimator that retrains ``params`` on all training rows:
+        :meth:`make` plus the overrides of ``refit_params`` read from the config's
+        fitted ``fold_models``."""
+        model = self.make(params, feature_types, random_state)
+        overrides = self.refit_params(fold_models) if self.refit_params else {}
+        if overrides:
+            model.set_params(**overrides)
+        return model
 
     def available(self) -> bool:
         """True when every module in ``requires`` imports."""

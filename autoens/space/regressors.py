@@ -58,6 +58,7 @@ from autoens.space.ranges import (
     mlp_space,
     xgboost_space,
 )
+from autoens.space.refit import fixed_iterations
 from autoens.space.registry import FeatureTypes, LearnerSpec
 from autoens.space.wrappers import SafeRegressor
 
@@ -268,9 +269,14 @@ REGRESSORS: tuple[LearnerSpec, ...] = (
         defaults=_forest_defaults(1.0),
         family=_FAMILY,
     ),
-    _spec("hist_gb", build_hist_gb_regressor, hist_gb_space()),
+    _spec(
+        "hist_gb",
+        build_hist_gb_regressor,
+        hist_gb_space(),
+        refit_params=fixed_iterations,
+    ),
     _spec("knn", build_knn_regressor, knn_space()),
-    _spec("mlp", build_mlp_regressor, mlp_space()),
+    _spec("mlp", build_mlp_regressor, mlp_space(), refit_params=fixed_iterations),
     _spec(
         "lightgbm",
         build_lightgbm_regressor,

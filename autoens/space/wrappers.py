@@ -23,6 +23,7 @@ with row weights and says whether they were used.
 
 from __future__ import annotations
 
+import sys
 import warnings
 from typing import Any
 
@@ -31,9 +32,67 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 __all__ = ["SafeClassifier", "SafeRegressor", "accepts_sample_weight", "fit_model"]
+
+
+# (number of imported modules, controller of the thread pools loaded by then)
+_THREADPOOLS: tuple[int, ThreadpoolController] | None = None
+
+
+def one_thread() -> Any:
+    """A context limiting BLAS/OpenMP thread pools to one thread.
+
+    As ``threadpool_limits(limits=1)``, which reads ``/proc/self/maps`` and
+    inspects every loaded library on each call: about 4 ms, more than a fold
+    model's whole one-row prediction. The controller is kept and rebuilt only
+    when a module was imported since (a native thread pool arrives with an
+    import), so a call costs microseconds.
+    """
+    global _THREADPOOLS
+    n_modules = len(sys.modules)
+    cached = _THREADPOOLS
+    if cached is None or cached[0] != n_modules:
+        cached = _THREADPOOLS = (n_modules, ThreadpoolController())
+    return cached[1].limit(limits=1)
+
+
+# scikit-learn's forests, by exact type: a subclass may predict its own way.
+_FORESTS = frozenset(
+    {
+        "RandomForestClassifier",
+        "ExtraTreesClassifier",
+        "RandomForestRegressor",
+        "ExtraTreesRegressor",
+    }
+)
+
+
+def _forest_output(forest: Any, X: Any, method: str) -> np.ndarray | None:
+    """A single-output forest's ``predict_proba`` or ``predict`` summed tree by tree
+    here, or None for any other model.
+
+    The forest itself sums the same trees in the same order through joblib, whose
+    per-tree task setup (config and warning filters) costs more than predicting a
+    few rows, even with ``n_jobs=1``; the result is the same bit for bit.
+    """
+    kind = type(forest)
+    if (
+        kind.__module__ != "sklearn.ensemble._forest"
+        or kind.__name__ not in _FORESTS
+        or forest.n_outputs_ != 1
+    ):
+        return None
+    X = forest._validate_X_predict(X)
+    if method == "predict_proba":
+        out = np.zeros((X.shape[0], forest.n_classes_), dtype=np.float64)
+    else:
+        out = np.zeros(X.shape[0], dtype=np.float64)
+    for tree in forest.estimators_:
+        out += getattr(tree, method)(X, check_input=False)
+    out /= len(forest.estimators_)
+    return out
 
 
 def accepts_sample_weight(model: Any) -> bool:
@@ -92,7 +151,7 @@ class SafeClassifier(ClassifierMixin, BaseEstimator):
             return self
         estimator = clone(self.estimator)
         _fit_to_data(estimator, np.bincount(y_encoded))
-        with warnings.catch_warnings(), threadpool_limits(limits=1):
+        with warnings.catch_warnings(), one_thread():
             warnings.simplefilter("ignore", ConvergenceWarning)
             estimator.fit(
                 X,
@@ -107,8 +166,9 @@ class SafeClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self)
         if self.estimator_ is None:
             return np.ones((X.shape[0], 1))
-        with threadpool_limits(limits=1):
-            return self.estimator_.predict_proba(X)
+        with one_thread():
+            out = _forest_output(self.estimator_, X, "predict_proba")
+            return self.estimator_.predict_proba(X) if out is None else out
 
     def predict(self, X: Any) -> np.ndarray:
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
@@ -186,7 +246,7 @@ class SafeRegressor(RegressorMixin, BaseEstimator):
             target = y
         estimator = clone(self.estimator)
         _fit_to_rows(estimator, len(y))
-        with warnings.catch_warnings(), threadpool_limits(limits=1):
+        with warnings.catch_warnings(), one_thread():
             warnings.simplefilter("ignore", ConvergenceWarning)
             estimator.fit(
                 X,
@@ -201,8 +261,10 @@ class SafeRegressor(RegressorMixin, BaseEstimator):
         check_is_fitted(self)
         if self.estimator_ is None:
             return np.full(X.shape[0], self.y_mean_)
-        with threadpool_limits(limits=1):
-            pred = np.asarray(self.estimator_.predict(X), dtype=np.float64)
+        with one_thread():
+            out = _forest_output(self.estimator_, X, "predict")
+            pred = self.estimator_.predict(X) if out is None else out
+            pred = np.asarray(pred, dtype=np.float64)
         return pred.reshape(-1) * self.y_scale_ + self.y_mean_
 
 
