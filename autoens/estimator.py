@@ -27,9 +27,10 @@ _DOC = """\
     time_limit : float, optional
         Wall-clock budget of ``fit`` in seconds (search and selection together).
     n_trials : int, optional
-        Number of configurations to try (default 50). With an RDB ``storage`` this
-        counts the trials already in the study, so re-running an interrupted fit
-        resumes it.
+        Number of configurations to try, a cap on top of ``time_limit``. Not given:
+        50 without ``time_limit``; with ``time_limit``, no cap (the search runs
+        until the time is spent). With an RDB ``storage`` this counts the trials
+        already in the study, so re-running an interrupted fit resumes it.
     trial_time_limit : float, optional
         Seconds one configuration (all its CV folds) may take before it is stopped;
         default ``time_limit / 4``, or no limit of its own when ``time_limit`` is None.

@@ -52,6 +52,9 @@ from autoens.trials import TrialRecord
 # that ``fit`` returns within its budget (peers overrun theirs by up to 17 %).
 _SELECTION_RESERVE = 0.05
 _MAX_SELECTION_RESERVE = 10.0
+#: Trials of a ``fit`` given no budget; with a ``time_limit`` alone the search runs
+#: until the time is spent (a user who gives a time budget expects it to be used).
+DEFAULT_N_TRIALS = 50
 # Without its own limit a trial may use this share of ``time_limit``.
 _DEFAULT_TRIAL_SHARE = 0.25
 
@@ -99,7 +102,7 @@ class AutoEnsembleBase(BaseEstimator):
         self,
         *,
         time_limit: float | None = None,
-        n_trials: int | None = 50,
+        n_trials: int | None = None,
         trial_time_limit: float | None = None,
         cv: int = 5,
         metric: Any = None,
@@ -154,10 +157,9 @@ class AutoEnsembleBase(BaseEstimator):
                 f"{list(SEARCH_STRATEGIES)} or pass a proposer object such as "
                 "autoens.search.divbo.DivBO()"
             )
-        if self.n_trials is None and self.time_limit is None:
-            raise ValueError(
-                "set n_trials, time_limit or both: the search needs a budget"
-            )
+        n_trials = self.n_trials
+        if n_trials is None and self.time_limit is None:
+            n_trials = DEFAULT_N_TRIALS
         search_time = None
         trial_limit = self.trial_time_limit
         if self.time_limit is not None:
@@ -165,7 +167,7 @@ class AutoEnsembleBase(BaseEstimator):
             search_time = self.time_limit - reserve - refit_reserve(self)
             if trial_limit is None:
                 trial_limit = _DEFAULT_TRIAL_SHARE * self.time_limit
-        return Budget(self.n_trials, search_time, trial_limit)
+        return Budget(n_trials, search_time, trial_limit)
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> Any:

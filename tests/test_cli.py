@@ -13,7 +13,6 @@ import pytest
 import autoens
 from autoens.cli import build_parser, main
 from autoens.cli._common import short_warnings
-from autoens.cli.fit import n_trials_budget
 from autoens.datasets import load_keel, load_sklearn
 
 FAST = ["--n-trials", "3", "--cv", "2", "--n-jobs", "1", "--seed", "0"]
@@ -329,7 +328,10 @@ def test_usage_errors(argv, fragment, capsys):
 )
 def test_fit_budget_flags(flags, expected):
     args = build_parser().parse_args(["fit", "t.csv", "--target", "y", *flags])
-    assert n_trials_budget(args) == expected
+    model = autoens.AutoEnsembleClassifier(
+        n_trials=args.n_trials, time_limit=args.time_limit
+    )
+    assert model._budget().n_trials == expected
 
 
 def test_warnings_print_as_one_line(capsys):

@@ -153,9 +153,14 @@ def test_all_learners_failing_raises_search_error(binary_data):
         model.fit(X, y)
 
 
-def test_budget_must_be_given():
-    with pytest.raises(ValueError, match="needs a budget"):
-        AutoEnsembleClassifier(n_trials=None).fit(np.ones((6, 2)), [0, 1] * 3)
+@pytest.mark.parametrize(
+    ("params", "n_trials"),
+    [({}, 50), ({"time_limit": 60}, None), ({"time_limit": 60, "n_trials": 7}, 7)],
+)
+def test_a_time_limit_alone_is_spent_without_a_trial_cap(params, n_trials):
+    budget = AutoEnsembleClassifier(**params)._budget()
+    assert budget.n_trials == n_trials
+    assert (budget.time_limit is None) == ("time_limit" not in params)
 
 
 @pytest.mark.parametrize("selector", ["ges", "qp", "stacking", "knora-u", "auto"])

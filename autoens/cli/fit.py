@@ -58,8 +58,6 @@ Ctrl-C aborts at once without saving (exit code 130), as does a Ctrl-C before an
 trial finished.
 """
 
-DEFAULT_N_TRIALS = 50
-"""Trials when no budget is given; a --time-limit alone lets the clock decide."""
 
 EPILOG = """\
 examples:
@@ -250,13 +248,6 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     return parser
 
 
-def n_trials_budget(args: argparse.Namespace) -> int | None:
-    """--n-trials if given; else 50, or no cap when --time-limit alone is the budget."""
-    if args.n_trials is None and args.time_limit is None:
-        return DEFAULT_N_TRIALS
-    return args.n_trials
-
-
 def choose_task(y: Any, requested: str) -> tuple[str, str]:
     """``(family, reason)``: ``--task`` when given, else the detection rule of
     :func:`autoens.datasets.infer_task`."""
@@ -394,7 +385,7 @@ def run(args: argparse.Namespace) -> int:
             raise CLIError(str(exc)) from None
     estimator = cls(
         time_limit=args.time_limit,
-        n_trials=n_trials_budget(args),
+        n_trials=args.n_trials,  # None: 50, or no cap with --time-limit
         cv=args.cv,
         metric=args.metric,
         selector=args.selector,
