@@ -8,14 +8,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from numpy.testing import assert_allclose
 from scipy import stats
 
 from autoens.benchmark import report
 from autoens.benchmark.analysis import (
     ReportError,
     analyse,
+    holm,
     normalised_improvement,
     rank_blocks,
+    significance_sentences,
     win_tie_loss,
 )
 from autoens.benchmark.report import make_report, report_dir
@@ -292,6 +295,8 @@ def test_cli_report(results_dir, tmp_path, capsys):
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert "w/t/l vs random+ges" in captured.out
+    assert "tpe+qp vs random+ges: better on test roc_auc" in captured.out
+    assert "Holm p=" in captured.out
     assert f"Report written to {out / 'report.md'}" in captured.out
     assert (out / "report.md").is_file()
 
@@ -382,3 +387,103 @@ def test_classification_tables_keep_their_columns(analysis):
     assert "test_log_loss" in analysis.table.columns
     assert "test_r2" not in analysis.table.columns
     assert not [c for c in analysis.table.columns if c.startswith("mean_roc")]
+
+
+# -- significance against the reference ----------------------------------------------
+
+
+def test_holm_matches_hand_computed_values():
+    # sorted 0.005, 0.01, 0.03, 0.04 times 4, 3, 2, 1 = 0.02, 0.03, 0.06, 0.04;
+    # the running maximum lifts the last to 0.06
+    assert_allclose(holm([0.01, 0.04, 0.03, 0.005]), [0.03, 0.06, 0.06, 0.02])
+    # capped at 1, and monotone: 0.5 * 2 = 1.0 caps the larger one too
+    assert_allclose(holm([0.5, 0.6]), [1.0, 1.0])
+    # NaN stays NaN and is not counted in m
+    assert_allclose(holm([0.01, np.nan, 0.02]), [0.02, np.nan, 0.02])
+    assert holm([]).size == 0
+    assert_allclose(holm([0.04]), [0.04])  # one test: nothing to correct
+    with pytest.raises(ValueError, match=r"in \[0, 1\]"):
+        holm([0.5, 1.5])
+
+
+def significance_rows() -> pd.DataFrame:
+    """Eight blocks: qp below ges in every block (distinct gaps), same == ges."""
+    records = []
+    for b in range(8):
+        ges = 0.80 + 0.01 * b
+        scores = {"ges": ges, "qp": ges - 0.001 * (b + 1), "same": ges}
+        for method, score in scores.items():
+            records.append(
+                {
+                    "task": f"T{b // 2}",
+                    "fold": b % 2,
+                    "seed": 0,
+                    "method": method,
+                    "status": "ok",
+                    "metric": "roc_auc",
+                    "test_score": score,
+                    "val_score": score,
+                    "single_best_test_score": 0.8,
+                    "single_best_val_score": 0.8,
+                }
+            )
+    return pd.DataFrame.from_records(records)
+
+
+def test_wilcoxon_holm_against_the_reference(tmp_path):
+    a = analyse(significance_rows(), reference="ges")["roc_auc"]
+    sig = a.significance
+    assert list(sig.index) == ["qp", "same"]
+    # qp loses all 8 blocks: exact two-sided p = 2 / 2^8; Holm (m = 2) doubles it
+    assert sig.loc["qp", "p_wilcoxon"] == pytest.approx(2 / 2**8)
+    assert sig.loc["qp", "p_holm"] == pytest.approx(4 / 2**8)
+    assert sig.loc["qp", "mean_diff"] == pytest.approx(-0.0045)
+    assert bool(sig.loc["qp", "significant"])
+    # identical to the reference: p = 1, not significant
+    assert sig.loc["same", "p_wilcoxon"] == 1.0 and sig.loc["same", "p_holm"] == 1.0
+    assert not bool(sig.loc["same", "significant"])
+    assert (sig["n_blocks"] == 8).all()
+
+    md = make_report(significance_rows(), tmp_path, reference="ges").read_text(
+        encoding="utf-8"
+    )
+    assert "### Against `ges`: Wilcoxon signed-rank, Holm-corrected" in md
+    assert "| method | n_blocks | mean_diff | p_wilcoxon | p_holm | significant |" in md
+    assert "| qp | 8 | -0.0045 | 0.00781 | 0.0156 | yes |" in md
+    assert (
+        "- qp vs ges: worse on test roc_auc, mean -0.0045, Wilcoxon p=0.00781, "
+        "Holm p=0.0156: significant at 0.05" in md
+    )
+    assert (
+        "- same vs ges: equal on test roc_auc, mean +0.0000, Wilcoxon p=1, "
+        "Holm p=1: not significant at 0.05" in md
+    )
+    text = report.format_summary({"roc_auc": a})
+    assert "qp vs ges: worse on test roc_auc" in text
+
+
+def test_wilcoxon_agrees_with_scipy_on_the_hand_checked_rows(analysis):
+    sig = analysis.significance
+    test = analysis.test_scores
+    raw = {
+        m: stats.wilcoxon(test[m] - test["tpe+ges"]).pvalue
+        for m in ["tpe+qp", "tpe+stacking", "random+ges"]
+    }
+    for method, p in raw.items():
+        assert sig.loc[method, "p_wilcoxon"] == pytest.approx(p)
+    # 5 blocks cannot reach p < 0.0625: nothing is significant, and a note says so
+    assert not sig["significant"].any()
+    assert any(
+        "smallest possible two-sided Wilcoxon p is 0.0625" in n for n in analysis.notes
+    )
+    assert_allclose(sig["p_holm"], holm(sig["p_wilcoxon"].to_numpy()))
+
+
+def test_significance_for_a_negated_loss_reports_the_loss():
+    rows = significance_rows().assign(
+        metric="neg_rmse", test_score=lambda r: r["test_score"] - 1.0
+    )
+    a = analyse(rows, reference="ges")["neg_rmse"]
+    lines = significance_sentences(a.significance, "ges", "neg_rmse")
+    # qp's -RMSE is lower, so its RMSE is higher by 0.0045: worse, mean +0.0045
+    assert lines[0].startswith("qp vs ges: worse on test rmse, mean +0.0045,")

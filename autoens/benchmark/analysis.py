@@ -24,6 +24,11 @@ Definitions (also written into every report):
   so one block where the best method barely beat SingleBest cannot dominate a mean.
 * **Win/tie/loss**: on complete blocks, test score above / equal to / below the
   reference method's.
+* **Significance against the reference** (Demšar 2006): per method, a paired
+  two-sided Wilcoxon signed-rank test of its test scores against the reference's
+  over the complete blocks (blocks with equal scores are dropped, scipy's default;
+  no non-zero difference gives p = 1), then Holm's step-down correction across the
+  methods compared, so the chance of any false "significant" stays below ALPHA.
 
 Scores are higher-is-better whatever the task: a loss is stored negated
 (``neg_rmse`` is −RMSE), so rank 1 is the lowest RMSE and the definitions above hold
@@ -54,9 +59,12 @@ __all__ = [
     "ReportError",
     "analyse",
     "describe_metric",
+    "holm",
     "normalised_improvement",
+    "paired_wilcoxon",
     "prepare_rows",
     "rank_blocks",
+    "significance_sentences",
     "warning_notes",
     "win_tie_loss",
 ]
@@ -98,6 +106,8 @@ class MetricAnalysis:
     friedman: FriedmanResult | None
     cd_result: Any = None  # autorank RankResult, for the CD diagram
     notes: list[str] = field(default_factory=list)
+    # per method vs the reference: Wilcoxon + Holm (see paired_wilcoxon)
+    significance: pd.DataFrame | None = None
 
 
 class ReportError(ValueError):
@@ -164,6 +174,109 @@ def win_tie_loss(scores: pd.DataFrame, reference: str) -> pd.DataFrame:
             "loss": (diff < 0).sum().astype(int),
         }
     )
+
+
+def holm(pvalues: Any) -> np.ndarray:
+    """Holm's step-down adjusted p-values (Holm 1979), in the input order.
+
+    The i-th smallest of m p-values is multiplied by ``m - i`` (i from 0), then a
+    running maximum keeps the adjusted values in the same order as the raw ones,
+    capped at 1. NaN entries stay NaN and do not count towards m.
+    """
+    p = np.asarray(pvalues, dtype=np.float64)
+    if p.ndim != 1:
+        raise ValueError(f"holm needs a 1-d array of p-values, got shape {p.shape}")
+    finite = ~np.isnan(p)
+    if ((p[finite] < 0) | (p[finite] > 1)).any():
+        raise ValueError("holm needs p-values in [0, 1]")
+    out = np.full(p.shape, np.nan)
+    q = p[finite]
+    order = np.argsort(q, kind="stable")
+    m = q.size
+    adjusted = np.maximum.accumulate((m - np.arange(m)) * q[order])
+    stepped = np.empty(m)
+    stepped[order] = np.minimum(adjusted, 1.0)
+    out[finite] = stepped
+    return out
+
+
+def paired_wilcoxon(
+    scores: pd.DataFrame,
+    reference: str,
+    *,
+    alpha: float = ALPHA,
+    notes: list[str] | None = None,
+) -> pd.DataFrame:
+    """Each method (column of complete blocks × methods) against ``reference``:
+    paired two-sided Wilcoxon signed-rank test over the blocks, Holm-corrected
+    across the methods.
+
+    Returns one row per method other than the reference, with ``n_blocks``,
+    ``mean_diff`` (method − reference, higher-is-better scores), ``p_wilcoxon``,
+    ``p_holm`` and ``significant`` (``p_holm < alpha``). A method whose scores equal
+    the reference's in every block gets p = 1. Warnings of scipy become ``notes``.
+    """
+    if reference not in scores.columns:
+        raise ReportError(
+            f"reference method {reference!r} is not among the methods: "
+            f"{', '.join(map(str, scores.columns))}"
+        )
+    if scores.isna().any().any():
+        raise ReportError("paired_wilcoxon needs complete blocks (no missing scores)")
+    others = [m for m in scores.columns if m != reference]
+    diff = scores[others].sub(scores[reference], axis=0)
+    d = diff.to_numpy(dtype=np.float64)  # blocks × others
+    nonzero = (d != 0).any(axis=0)
+    pvalues = np.ones(len(others))
+    if nonzero.any() and len(d) > 0:
+        from scipy import stats
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = stats.wilcoxon(d[:, nonzero], axis=0)
+        warning_notes(
+            "scipy.stats.wilcoxon", caught, notes if notes is not None else []
+        )
+        pvalues[nonzero] = np.atleast_1d(result.pvalue)
+    adjusted = holm(pvalues)
+    return pd.DataFrame(
+        {
+            "n_blocks": len(d),
+            "mean_diff": diff.mean().to_numpy() if len(d) else np.nan,
+            "p_wilcoxon": pvalues,
+            "p_holm": adjusted,
+            "significant": adjusted < alpha,
+        },
+        index=pd.Index(others, name="method"),
+    )
+
+
+def significance_sentences(
+    table: pd.DataFrame, reference: str, metric: str, *, alpha: float = ALPHA
+) -> list[str]:
+    """One sentence per row of :func:`paired_wilcoxon`'s table, e.g. ``qp vs ges:
+    worse on test roc_auc, mean -0.0012, Wilcoxon p=0.003, Holm p=0.012:
+    significant``.
+
+    For a stored-negated loss (``neg_rmse``) the mean is the difference of the loss
+    itself (RMSE), so "better" comes with a negative mean.
+    """
+    loss = metric.startswith("neg_")
+    label = metric.removeprefix("neg_") if loss else metric
+    lines = []
+    for method, row in table.iterrows():
+        d = float(row["mean_diff"])
+        direction = "better" if d > 0 else "worse" if d < 0 else "equal"
+        shown = -d if loss else d
+        verdict = (
+            "significant" if row["significant"] else "not significant"
+        ) + f" at {alpha}"
+        lines.append(
+            f"{method} vs {reference}: {direction} on test {label}, mean "
+            f"{shown:+.4f}, Wilcoxon p={row['p_wilcoxon']:.3g}, "
+            f"Holm p={row['p_holm']:.3g}: {verdict}"
+        )
+    return lines
 
 
 def prepare_rows(rows: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
@@ -365,6 +478,13 @@ def _analyse_metric(
         index="task", columns="method", values="test_score", aggfunc="mean"
     ).reindex(columns=methods)
     friedman, cd_result = _friedman(test, notes)
+    significance = paired_wilcoxon(test, reference, notes=notes)
+    if 0 < n_complete < 6 and len(significance):
+        notes.append(
+            f"with {n_complete} complete block(s) the smallest possible two-sided "
+            f"Wilcoxon p is {2.0 ** (1 - n_complete):.3g}: no difference can be "
+            f"significant at {ALPHA} below 6 blocks."
+        )
     return MetricAnalysis(
         metric=metric,
         table=table,
@@ -379,6 +499,7 @@ def _analyse_metric(
         friedman=friedman,
         cd_result=cd_result,
         notes=notes,
+        significance=significance,
     )
 
 

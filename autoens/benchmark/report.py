@@ -27,6 +27,7 @@ from autoens.benchmark.analysis import (
     normalised_improvement,
     prepare_rows,
     rank_blocks,
+    significance_sentences,
     warning_notes,
     win_tie_loss,
 )
@@ -108,7 +109,12 @@ def format_summary(analyses: dict[str, MetricAnalysis]) -> str:
         head = f"{shown}: {a.n_complete} of {a.n_blocks} blocks complete"
         if a.friedman is not None:
             head += f", Friedman p = {a.friedman.pvalue:.3g}"
-        parts.append(head + "\n" + _text_table(a.table))
+        text = head + "\n" + _text_table(a.table)
+        if a.significance is not None and len(a.significance):
+            text += "\n" + "\n".join(
+                significance_sentences(a.significance, a.reference, name)
+            )
+        parts.append(text)
     return "\n\n".join(parts)
 
 
@@ -184,11 +190,13 @@ block by the largest `d` (the method that gained most gets 1, SingleBest 0); whe
 method beats its SingleBest, by the largest loss (the worst gets -1); 0 when all tie;
 values below -1 (a loss larger than the block's best gain) are clipped to -1.
 `w/t/l`: blocks where the method's test score is above / equal to / below the
-reference's. `rank_val` and `norm_impr_val` use the selectors' validation (out-of-fold)
-scores. Scores are rounded to 10 decimals before comparing. A loss (RMSE, log loss)
-is stored negated (`neg_rmse` = -RMSE) so that higher is better everywhere: rank 1 is
-the lowest loss. A `default:LEARNER` baseline (one fit, no search) is its own
-SingleBest and has no validation score.
+reference's; the Wilcoxon signed-rank test (paired over the complete blocks,
+two-sided, Holm-corrected across the methods) says whether that difference is
+significant at alpha = 0.05. `rank_val` and `norm_impr_val` use the selectors'
+validation (out-of-fold) scores. Scores are rounded to 10 decimals before
+comparing. A loss (RMSE, log loss) is stored negated (`neg_rmse` = -RMSE) so that
+higher is better everywhere: rank 1 is the lowest loss. A `default:LEARNER`
+baseline (one fit, no search) is its own SingleBest and has no validation score.
 """
 
 
@@ -237,6 +245,7 @@ def _write_report(
         )
         lines += ["", _markdown_table(a.table), ""]
         lines += _friedman_text(a)
+        lines += _significance_text(a)
         plots = []
         if a.n_complete:
             _plot_ranks(a, out / f"ranks_{slug}.png")
@@ -317,6 +326,33 @@ def _friedman_text(a: MetricAnalysis) -> list[str]:
             " different."
         )
     return [text, ""]
+
+
+def _significance_text(a: MetricAnalysis) -> list[str]:
+    """Each method against the reference: the Wilcoxon/Holm table and sentences."""
+    sig = a.significance
+    if sig is None or sig.empty:
+        return []
+    table = sig.assign(
+        significant=sig["significant"].map({True: "yes", False: "no"}),
+        p_wilcoxon=sig["p_wilcoxon"].map(lambda p: f"{p:.3g}"),
+        p_holm=sig["p_holm"].map(lambda p: f"{p:.3g}"),
+    )
+    lines = [
+        f"### Against `{a.reference}`: Wilcoxon signed-rank, Holm-corrected",
+        "",
+        f"Paired two-sided Wilcoxon signed-rank test of each method's test score "
+        f"against `{a.reference}` over the {a.n_complete} complete blocks, p-values "
+        f"Holm-corrected across the {len(sig)} comparison(s); `mean_diff` is method "
+        f"minus reference (higher is better).",
+        "",
+        _markdown_table(table, digits=4),
+        "",
+    ]
+    lines += [
+        f"- {line}" for line in significance_sentences(sig, a.reference, a.metric)
+    ]
+    return [*lines, ""]
 
 
 def _failures_text(frame: pd.DataFrame) -> list[str]:

@@ -135,7 +135,9 @@ def _add_report_parser(sub: Any) -> argparse.ArgumentParser:
         help="tables, tests and plots from a results directory",
         description="Report on a results directory written by `autoens benchmark "
         "run`: mean ranks, normalised improvement over SingleBest, win/tie/loss, "
-        "Friedman test with a critical-difference diagram, plots (Markdown + PNG).",
+        "Friedman test with a critical-difference diagram, per method a paired "
+        "Wilcoxon signed-rank test against the reference (Holm-corrected), plots "
+        "(Markdown + PNG).",
         formatter_class=HelpFormatter,
     )
     parser.add_argument(
@@ -151,8 +153,8 @@ def _add_report_parser(sub: Any) -> argparse.ArgumentParser:
         "--reference",
         default=None,
         metavar="METHOD",
-        help="method the win/tie/loss column compares against (default: tpe+ges, "
-        "or another …+ges method)",
+        help="method the win/tie/loss column and the Wilcoxon tests compare "
+        "against (default: tpe+ges, or another …+ges method)",
     )
     parser.set_defaults(run=report)
     return parser

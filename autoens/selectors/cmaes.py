@@ -23,6 +23,19 @@ renormalisation nor a softmax (both exist only to keep class-probability rows va
 a softmax over a single output column would be the constant 1), so CMA-ES searches
 the unconstrained linear combinations of the members, scale included.
 
+Budget and stop check: after the K single-model evaluations, CMA-ES runs
+``⌊(n_iterations·K − K) / λ⌋`` full generations and then one partial generation of
+the remaining ``(n_iterations·K − K) mod λ`` candidates (scored, not told to CMA-ES,
+as nothing runs after it), so ``n_evaluations_`` equals the budget. Before each
+generation ``es.stop()`` is checked and the search ends there if it reports a
+criterion. The criteria that can fire on a piecewise-constant lattice objective are
+switched off (``tolfun``, ``tolfunhist``, ``tolx``, ``tolstagnation`` set to 0,
+``tolflatfitness`` to the budget, ``maxiter`` above the number of generations);
+what is left are cma's numerical safeguards (``tolconditioncov``: an
+ill-conditioned covariance; ``tolfacupx``, ``tolupsigma``: a diverging step size;
+``noeffectaxis``, ``noeffectcoord``, ``tolxstagnation``: steps too small to change
+x). Only these end a search with budget left unused.
+
 Sample weights: the start point, every generation and the final check use the
 weighted loss.
 """
@@ -106,7 +119,8 @@ class CMAESSelector(BaseSelector):
     trajectory_ : ndarray
         The best loss of each generation.
     n_evaluations_ : int
-        Metric evaluations spent, the K single-model ones included (≤ the budget).
+        Metric evaluations spent, the K single-model ones included: the budget,
+        unless the stop check (see the module docstring) ended the search early.
     """
 
     _guarantees_single_best: ClassVar[bool] = True
@@ -164,7 +178,10 @@ class CMAESSelector(BaseSelector):
         x0[best] = 1.0
         popsize = int(4 + 3 * math.log(n_models)) if n_models > 1 else 1
         budget = n_iterations * n_models
-        n_generations = (budget - n_models) // popsize if n_models > 1 else 0
+        # Full generations, then one last partial generation for the remainder, so
+        # the whole budget is spent unless cma's stop check ends the search.
+        n_full, n_last = divmod(budget - n_models, popsize) if n_models > 1 else (0, 0)
+        sizes = [popsize] * n_full + ([n_last] if n_last else [])
 
         evaluate = _Objective(
             metric,
@@ -177,7 +194,8 @@ class CMAESSelector(BaseSelector):
         )
         trajectory: list[float] = []
         x_best, loss_best = x0, math.inf
-        if n_generations > 0:
+        n_spent = 0
+        if sizes:
             cma = _import_cma()
             options = {
                 "popsize": popsize,
@@ -193,6 +211,7 @@ class CMAESSelector(BaseSelector):
                 "tolfunhist": 0,
                 "tolx": 0,
                 "tolstagnation": 0,
+                "maxiter": len(sizes) + 1,
                 "CMA_diagonal": n_models >= _DIAGONAL_FROM,
             }
             # One BLAS thread for the whole search: cma's K x K algebra and the
@@ -206,18 +225,24 @@ class CMAESSelector(BaseSelector):
             ):
                 warnings.simplefilter("ignore")
                 es = cma.CMAEvolutionStrategy(x0, float(sigma0), options)
-                for _ in range(n_generations):
+                for size in sizes:
                     if es.stop():
                         break
                     candidates = es.ask()
+                    if size < popsize:
+                        # The last, partial generation: nothing learns from it, so
+                        # it is scored but not told.
+                        candidates = candidates[:size]
                     losses = evaluate(np.asarray(candidates))
-                    es.tell(candidates, losses.tolist())
+                    if size == popsize:
+                        es.tell(candidates, losses.tolist())
+                    n_spent += size
                     j = int(np.argmin(losses))
                     trajectory.append(float(losses[j]))
                     if losses[j] < loss_best:
                         x_best, loss_best = np.array(candidates[j]), float(losses[j])
         self.trajectory_ = np.asarray(trajectory, dtype=np.float64)
-        self.n_evaluations_ = n_models + len(trajectory) * popsize
+        self.n_evaluations_ = n_models + n_spent
 
         # Keep the best candidate only if it beats the single best model, scored
         # exactly as validation_loss_ will be (through combine).
@@ -325,7 +350,8 @@ def normalize_ges(x: np.ndarray, ensemble_size: int = 50) -> np.ndarray:
     4. fix-up to ``Σc = T``: an excess e (at most half the survivors) is taken one
        count each from the e smallest counts (ties: lower index first), which can
        drop a member; a deficit d gives ``d // m`` to each of the m survivors and
-       the remainder ``d % m`` to the largest count (ties: lower index).
+       one more to each of the ``r = d % m`` largest counts (ties: lower index
+       first), as the reference implementation does.
 
     Returns ``c / T`` (float64, same shape as ``x``): non-negative multiples of 1/T
     summing to 1, except the uniform fallback.
@@ -358,14 +384,17 @@ def normalize_ges(x: np.ndarray, ensemble_size: int = 50) -> np.ndarray:
         rank = np.empty_like(order)
         rank[rows[:, None], order] = np.arange(n_models)
         counts -= alive & (rank < excess[:, None])
-    # Deficit: spread evenly over the survivors, the remainder to the largest.
+    # Deficit: spread evenly over the survivors, +1 more to each of the `rest`
+    # largest counts (as the reference implementation does; rest < survivors).
     deficit = np.maximum(T - counts.sum(axis=1), 0)
     alive = counts > 0
     n_alive = alive.sum(axis=1)
     share, rest = np.divmod(deficit, np.maximum(n_alive, 1))
-    largest = counts.argmax(axis=1)
-    counts += alive * share[:, None]
-    counts[rows, largest] += np.where(n_alive > 0, rest, 0)
+    key = np.where(alive, -counts, np.iinfo(np.int64).max)
+    order = np.argsort(key, axis=1, kind="stable")
+    rank = np.empty_like(order)
+    rank[rows[:, None], order] = np.arange(n_models)
+    counts += alive * share[:, None] + (alive & (rank < rest[:, None]))
 
     out = counts / T
     out[n_alive == 0] = 1.0 / n_models

@@ -7,7 +7,8 @@ with weights c / sum(c), but with a population instead of one greedy path.
 The budget is GES's: ``n_iterations`` × K metric evaluations in all. The run:
 
 1. Evaluate every model alone (K evaluations); the best is the fallback.
-2. Seed the archive with ⌊K/2⌋ disjoint random pairs at 1:1 ("RandomL2Combinations").
+2. Seed the archive with ⌊K/2⌋ disjoint random pairs at 1:1 ("RandomL2Combinations";
+   see the options below for the alternatives).
 3. Repeat ask → evaluate → tell with batches of ``batch_size`` new solutions. A child
    is a mutation of one elite (add ``step`` copies of a model not yet tried from that
    elite: a random GES step) or a crossover of two elites (QO: the rounded-up
@@ -35,6 +36,27 @@ matrices computed once. Memory: the reduced tensor, one cached sum per archive s
 two batch-sized buffers. The final ensemble is scored with the arithmetic of
 :meth:`~QualityOptimizationES.combine`, so the single-best guarantee is exact.
 
+Options beyond the paper (defaults off, so the default run is the paper's):
+
+- ``init="pairs_with_best"`` seeds the single best model paired 1:1 with every other
+  model (K - 1 seeds, partners in order of their own loss, so a short budget keeps
+  the best partners) instead of ⌊K/2⌋ disjoint random pairs (``"random_pairs"``,
+  the reference's "RandomL2Combinations"). A random pair may hold two weak models
+  that an add-only search can never drop.
+- ``negative_steps=True`` lets a mutation also remove ``step`` copies of a member
+  that has at least ``step`` copies, from an elite with two or more members (so an
+  ensemble never becomes empty, and a one-model ensemble is never "shrunk" to the
+  same weights). Removals join the parent's untried directions, so the budget in
+  evaluations is unchanged. The reference implementation only adds.
+- ``ges_seed=True`` runs GES (``ensemble_size=n_iterations``, same metric and
+  weights, seeded from ``random_state``) first and evaluates every prefix of its
+  kept ensemble as seeds, before the pairs. Both archives always keep the best
+  solution found, so the result's validation loss is at most GES's (up to float32
+  summation order: GES sums members in selection order, the search by index).
+  Deviation: GES's own ``n_iterations × K`` evaluations come on top of the search
+  budget (``n_evaluations_`` counts them); the prefixes are taken from the search
+  budget, the last (final) ones first when it is short.
+
 Sample weights: every evaluation uses the weighted loss, and the loss (or residual)
 correlation descriptor is weighted too.
 
@@ -53,7 +75,7 @@ from typing import Any, ClassVar
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from autoens._sklearn import Interval
+from autoens._sklearn import Interval, StrOptions
 from autoens.selectors.base import (
     BOTH_FAMILIES,
     RANDOM_STATE_CONSTRAINT,
@@ -62,6 +84,7 @@ from autoens.selectors.base import (
     BaseSelector,
     check_generator,
 )
+from autoens.selectors.greedy import GreedyEnsembleSelection
 from autoens.selectors.qdo_archives import _QualityArchive, _SlidingGridArchive
 from autoens.selectors.qdo_descriptors import (
     config_similarity,
@@ -97,6 +120,9 @@ class _PopulationES(BaseSelector):
         "n_iterations": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "max_elites": [Interval(Integral, 1, None, closed="left")],
+        "init": [StrOptions({"random_pairs", "pairs_with_best"})],
+        "negative_steps": ["boolean"],
+        "ges_seed": ["boolean"],
         "random_state": RANDOM_STATE_CONSTRAINT,
     }
 
@@ -106,11 +132,17 @@ class _PopulationES(BaseSelector):
         n_iterations: int = 50,
         batch_size: int = 40,
         max_elites: int = 49,
+        init: str = "random_pairs",
+        negative_steps: bool = False,
+        ges_seed: bool = False,
         random_state: Any = None,
     ) -> None:
         self.n_iterations = n_iterations
         self.batch_size = batch_size
         self.max_elites = max_elites
+        self.init = init
+        self.negative_steps = negative_steps
+        self.ges_seed = ges_seed
         self.random_state = random_state
 
     def _fit(
@@ -158,6 +190,11 @@ class _PopulationES(BaseSelector):
             self.descriptor_names_ = ()
             archive = _QualityArchive(max_elites)
 
+        extra_seeds, n_ges = None, 0
+        for stale in ("ges_counts_", "ges_validation_loss_"):  # from a previous fit
+            self.__dict__.pop(stale, None)
+        if self.ges_seed:
+            extra_seeds, n_ges = self._ges_prefixes(P, y, rng)
         search = _Search(
             self.metric_,
             y,
@@ -167,9 +204,34 @@ class _PopulationES(BaseSelector):
             two_point=self._diverse,
             rng=rng,
             sample_weight=w,
+            init=str(self.init),
+            negative_steps=bool(self.negative_steps),
+            extra_seeds=extra_seeds,
         )
         search.run(n_iterations * n_models, batch_size)
         self._set_fitted(search)
+        self.n_evaluations_ += n_ges
+
+    def _ges_prefixes(
+        self, P: np.ndarray, y: np.ndarray, rng: np.random.Generator
+    ) -> tuple[np.ndarray, int]:
+        """GES's kept ensemble and every prefix of it, as count vectors (n, K).
+
+        GES runs with ``ensemble_size=n_iterations`` on the same metric and weights,
+        seeded from ``rng``; returns the count vectors and GES's evaluations.
+        """
+        ges = GreedyEnsembleSelection(
+            ensemble_size=int(self.n_iterations),
+            random_state=int(rng.integers(2**32)),
+        )
+        ges.fit(P, y, metric=self.metric_, sample_weight=self._sample_weight)
+        n_models = P.shape[0]
+        order = ges.indices_
+        onehot = np.zeros((order.size, n_models), dtype=np.int64)
+        onehot[np.arange(order.size), order] = 1
+        self.ges_counts_ = onehot.sum(axis=0)
+        self.ges_validation_loss_ = float(ges.validation_loss_)
+        return np.cumsum(onehot, axis=0), ges.trajectory_.size * n_models
 
     def _set_fitted(self, search: _Search) -> None:
         self.counts_ = search.final_counts
@@ -225,8 +287,18 @@ class QualityOptimizationES(_PopulationES):
         New solutions per ask(); the paper tried 20 and 40 and found 40 best.
     max_elites : int, default=49
         Population size (16 or 49 in the paper; 49 best).
+    init : {"random_pairs", "pairs_with_best"}, default="random_pairs"
+        Initial population: ⌊K/2⌋ disjoint random pairs (the paper), or the single
+        best model paired with every other model (K - 1 pairs).
+    negative_steps : bool, default=False
+        Also mutate by removing ``step`` copies of a member (members with at least
+        ``step`` copies; never empties an ensemble). Same evaluation budget.
+    ges_seed : bool, default=False
+        Run GES first and seed the archive with every prefix of its ensemble, so the
+        result's validation loss is at most GES's (float32 noise aside). GES's
+        ``n_iterations * n_models`` evaluations are extra.
     random_state : None, int or numpy Generator, default=None
-        Seeds the seed pairs, parent choice and variation.
+        Seeds the seed pairs, parent choice and variation (and GES's tie-breaks).
 
     Attributes
     ----------
@@ -239,7 +311,8 @@ class QualityOptimizationES(_PopulationES):
     single_best_index_ : int
         The best single model (lowest index among ties).
     n_evaluations_ : int
-        Metric evaluations made, at most ``n_iterations * n_models``.
+        Metric evaluations made, at most ``n_iterations * n_models`` (plus GES's
+        with ``ges_seed``).
     val_loss_history_ : ndarray
         Best loss in the archive after each batch (seed batches included).
     archive_size_ : int
@@ -256,6 +329,10 @@ class QualityOptimizationES(_PopulationES):
         (q, random rather than best parent) probabilities.
     descriptor_names_ : tuple of str
         Empty for QO-ES.
+    ges_counts_ : ndarray of int (n_models,)
+        Only with ``ges_seed``: the counts of GES's kept ensemble.
+    ges_validation_loss_ : float
+        Only with ``ges_seed``: GES's validation loss.
     """
 
     _diverse: ClassVar[bool] = False
@@ -278,7 +355,7 @@ class QualityDiversityOptimizationES(_PopulationES):
 
     Parameters
     ----------
-    n_iterations, batch_size, random_state
+    n_iterations, batch_size, init, negative_steps, ges_seed, random_state
         As in :class:`QualityOptimizationES`.
     max_elites : int, default=49
         Grid cells: ``isqrt(max_elites)`` bins per descriptor (7×7 by default), or
@@ -288,7 +365,7 @@ class QualityDiversityOptimizationES(_PopulationES):
     ----------
     weights_, counts_, final_choice_, single_best_index_, n_evaluations_, \
 val_loss_history_, archive_size_, archive_counts_, archive_losses_, \
-evaluated_losses_, operator_probabilities_
+evaluated_losses_, operator_probabilities_, ges_counts_, ges_validation_loss_
         As in :class:`QualityOptimizationES`.
     descriptor_names_ : tuple of str
         ``("loss_correlation", "config_similarity")`` (regression:

@@ -93,8 +93,16 @@ class _Search:
         two_point: bool,
         rng: np.random.Generator,
         sample_weight: np.ndarray | None = None,
+        init: str = "random_pairs",
+        negative_steps: bool = False,
+        extra_seeds: np.ndarray | None = None,
     ) -> None:
         self.metric, self.y, self.R = metric, y, R
+        self.init = init
+        # Mutations may also remove ``step`` copies of a member (encoded as K + j).
+        self.negative_steps = negative_steps
+        # Count vectors (n, K) evaluated before the seed pairs (GES's prefixes).
+        self.extra_seeds = extra_seeds
         self.w = sample_weight  # row weights of every loss (None: unweighted)
         # Regression losses have the target's units: compare them relatively.
         self.relative = metric.task.family == "regression"
@@ -140,16 +148,13 @@ class _Search:
             (min(batch_size, remaining), self.R2.shape[1]), dtype=np.float32
         )
 
-        seeds = self.rng.permutation(K)[: 2 * min(K // 2, remaining)].reshape(-1, 2)
-        for start in range(0, len(seeds), batch_size):
+        fresh = self._seeds(single, remaining)
+        for start in range(0, len(fresh), batch_size):
             batch = _Batch()
-            for a, b in seeds[start : start + batch_size]:
-                counts = np.zeros(K, dtype=np.int64)
-                counts[[a, b]] = 1
-                self.seen.add(_key(counts))
+            for counts in fresh[start : start + batch_size]:
                 batch.add(counts)
             self._evaluate_and_tell(batch, search=False)
-        remaining -= len(seeds)
+        remaining -= len(fresh)
 
         while remaining > 0:
             batch = self._ask(min(batch_size, remaining))
@@ -159,6 +164,40 @@ class _Search:
             self._evaluate_and_tell(batch, search=True)
             remaining -= len(batch)
         self._finish()
+
+    def _seeds(self, single: np.ndarray, remaining: int) -> list[np.ndarray]:
+        """The initial population, at most ``remaining`` unseen count vectors.
+
+        GES's prefix ensembles (``extra_seeds``) come first; a short budget keeps the
+        last of them (the final ensemble matters most). Then pairs at 1:1: ⌊K/2⌋
+        disjoint random pairs (``"random_pairs"``), or the single best model with
+        every other model, best partners first (``"pairs_with_best"``).
+        """
+        K = self.n_models
+        out: list[np.ndarray] = []
+        if self.extra_seeds is not None:
+            extra: dict[tuple[bytes, bytes], np.ndarray] = {}
+            for c in np.asarray(self.extra_seeds, dtype=np.int64)[::-1]:
+                if c.any() and _key(c) not in self.seen:
+                    extra.setdefault(_key(c), c)
+            out = list(extra.values())[:remaining][::-1]
+            for c in out:  # claim only the evaluated ones
+                self.seen.add(_key(c))
+        room = remaining - len(out)
+        if room < 1:
+            return out
+        if self.init == "pairs_with_best":
+            others = np.argsort(single, kind="stable")
+            others = others[others != self.single_best][:room]
+            pairs = np.column_stack([np.full(others.size, self.single_best), others])
+        else:
+            pairs = self.rng.permutation(K)[: 2 * min(K // 2, room)].reshape(-1, 2)
+        if not pairs.size:
+            return out
+        counts = np.zeros((len(pairs), K), dtype=np.int64)
+        counts[np.arange(len(pairs))[:, None], pairs] = 1
+        out.extend(c for c in counts if self._claim(c))
+        return out
 
     def _finish(self) -> None:
         """Merge-or-best, then the single-best fallback, scored exactly as combine.
@@ -233,7 +272,14 @@ class _Search:
                 parent, explore = self._parent()
                 target, step = self._next_step(parent)
                 child = self.dense(parent).copy()
-                child[target] += step + bonus
+                if target < self.n_models:
+                    child[target] += step + bonus
+                else:  # a negative step: remove copies, never all of the ensemble
+                    j = target - self.n_models
+                    if child[j] < step + bonus or child.sum() <= step + bonus:
+                        rejected += 1
+                        continue
+                    child[j] -= step + bonus
                 if not self._claim(child):
                     rejected += 1
                     continue
@@ -273,23 +319,30 @@ class _Search:
         return int(self.rng.integers(self.n_models))
 
     def _next_step(self, parent: int) -> tuple[int, int]:
-        """Next untried (model, step) from an elite; all tried: refill, step + 2."""
+        """Next untried (direction, step) from an elite; all tried: refill, step + 2.
+
+        A direction ``j < K`` adds ``step`` copies of model j; with negative steps,
+        ``K + j`` removes ``step`` copies of member j.
+        """
         state = self.mutation_state.get(parent)
         if state is None:
-            state = self.mutation_state[parent] = [self._directions(parent), 1]
+            state = self.mutation_state[parent] = [self._directions(parent, 1), 1]
         elif not state[0]:
-            state[0] = self._directions(parent)
             state[1] += 2
+            state[0] = self._directions(parent, state[1])
         untried = state[0]
         i = int(self.rng.integers(len(untried)))
         untried[i], untried[-1] = untried[-1], untried[i]
         return untried.pop(), state[1]
 
-    def _directions(self, parent: int) -> list[int]:
-        idx, _ = self.members[parent]
+    def _directions(self, parent: int, step: int) -> list[int]:
+        idx, cnt = self.members[parent]
         directions = list(range(self.n_models))
         if idx.size == 1:
             directions.remove(int(idx[0]))
+        if self.negative_steps and idx.size > 1:
+            # Members with at least ``step`` copies whose removal leaves a member.
+            directions.extend((idx[cnt >= step] + self.n_models).tolist())
         return directions
 
     def _claim(self, counts: np.ndarray) -> bool:

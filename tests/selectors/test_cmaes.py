@@ -41,8 +41,27 @@ def test_normalize_trim_then_deficit_goes_to_the_largest() -> None:
     assert counts([0.62, 0.34, 0.04], 10) == [7, 3, 0]
     # ties for the largest: the lowest index
     assert counts([0.34, 0.34, 0.32], 10) == [4, 3, 3]
-    # half-way counts round to even: rint(2.5) = 2, so 8 of 10; deficit 2 -> largest
-    assert counts([0.25, 0.25, 0.25, 0.25], 10) == [4, 2, 2, 2]
+    # half-way counts round to even: rint(2.5) = 2, so 8 of 10; deficit 2 -> +1 to
+    # each of the two largest (all tie: the two lowest indices)
+    assert counts([0.25, 0.25, 0.25, 0.25], 10) == [3, 3, 2, 2]
+
+
+def test_normalize_deficit_remainder_goes_to_the_r_largest() -> None:
+    # T = 20: rint(1.4, 6.4, 4.4, 6.4, 1.4) = (1, 6, 4, 6, 1) = 18; deficit 2 < 5
+    # survivors -> +1 to each of the two largest (indices 1 and 3), not +2 to one.
+    assert counts([0.07, 0.32, 0.22, 0.32, 0.07], 20) == [1, 7, 4, 7, 1]
+    # T = 20, trim at 0.025: the 0.02s go; rint(5.4, 4.4, 3.4) = (5, 4, 3) = 12;
+    # deficit 8 over 3 survivors: +2 each, remainder 2 -> +1 to the two largest.
+    w = [0.27, 0.22, 0.17] + [0.02] * 17
+    assert counts(w, 20) == [8, 7, 5] + [0] * 17
+    # the largest need not come first: T = 12, rint(2.4, 3.4, 1.4, 3.4, 1.4) =
+    # (2, 3, 1, 3, 1) = 10, deficit 2 -> indices 1 and 3 (the two 3s)
+    assert counts([v / 12 for v in (2.4, 3.4, 1.4, 3.4, 1.4)], 12) == [2, 4, 1, 4, 1]
+    # vectorised: the same rows in one batch give the same counts
+    X = np.log(
+        np.array([[0.07, 0.32, 0.22, 0.32, 0.07], [0.25, 0.25, 0.25, 0.25, 1e-9]])
+    )
+    assert_array_equal(np.rint(normalize_ges(X, 20) * 20)[0], [1, 7, 4, 7, 1])
 
 
 def test_normalize_large_deficit_is_spread_evenly() -> None:
@@ -173,15 +192,21 @@ def test_never_worse_than_single_best(
         assert sel.validation_loss_ < single
 
 
-@pytest.mark.parametrize("n_models", [2, 7, 30])
-def test_budget_and_population_size(n_models: int) -> None:
+@pytest.mark.parametrize(
+    ("n_models", "n_iterations"), [(2, 6), (7, 6), (30, 6), (7, 2)]
+)
+def test_budget_is_spent_to_the_last_evaluation(
+    n_models: int, n_iterations: int
+) -> None:
+    # (6·K − K) is never a multiple of λ here: a last partial generation spends the
+    # remainder; (7, 2) has fewer evaluations left than one generation.
     P, y = make_prediction_tensor(n_models, 80, random_state=1)
-    sel = CMAESSelector(n_iterations=6, random_state=0).fit(P, y)
+    sel = CMAESSelector(n_iterations=n_iterations, random_state=0).fit(P, y)
     popsize = int(4 + 3 * math.log(n_models))
-    generations = (6 * n_models - n_models) // popsize
-    assert len(sel.trajectory_) == generations
-    assert sel.n_evaluations_ == n_models + generations * popsize
-    assert sel.n_evaluations_ <= 6 * n_models
+    left = n_iterations * n_models - n_models
+    assert left % popsize != 0
+    assert len(sel.trajectory_) == -(-left // popsize)  # ceil
+    assert sel.n_evaluations_ == n_iterations * n_models
 
 
 def test_one_model_spends_nothing() -> None:

@@ -39,6 +39,10 @@ SELECTORS: list[BaseSelector] = [
     GreedyEnsembleSelection(ensemble_size=8, init_sorted=2, use_best=False),
     QualityOptimizationES(n_iterations=10, random_state=0),
     QualityDiversityOptimizationES(n_iterations=10, random_state=0),
+    QualityOptimizationES(
+        n_iterations=10, init="pairs_with_best", negative_steps=True, random_state=0
+    ),
+    QualityDiversityOptimizationES(n_iterations=10, ges_seed=True, random_state=0),
     CMAESSelector(n_iterations=10, random_state=0),
     CMAESSelector(n_iterations=10, normalize=None, random_state=0),
     QPSelector(),
