@@ -2,6 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from autoens.datasets import load_keel
 from autoens.tabular import TableSchema
 from autoens.task import ClassificationTask, encode_labels
 
@@ -103,3 +104,22 @@ def test_rare_and_single_sample_classes_keep_k(caplog):
     folds = task.make_folds(X, y, n_splits=5, random_state=0)
     assert folds.n_splits == 5
     assert "single sample" in caplog.text
+
+
+def test_category_columns_convert_in_one_block_as_one_by_one():
+    """The block conversion (fast on single rows) gives exactly the per-column one."""
+    from autoens.tabular import _as_category_block, _as_category_strings
+
+    X, _ = load_keel("crx")
+    rng = np.random.default_rng(0)
+    X = X.copy()
+    for column in X.columns:
+        X.loc[rng.random(len(X)) < 0.1, column] = np.nan
+    X["flag"] = rng.random(len(X)) < 0.5
+    X["level"] = pd.array(rng.integers(0, 3, len(X)), dtype="Int64")
+    X.loc[::7, "level"] = pd.NA
+    X["kind"] = pd.Categorical(rng.choice(["x", "y"], len(X)))
+    block = _as_category_block(X)
+    for column in X.columns:
+        expected = _as_category_strings(X[column]).rename(column)
+        pd.testing.assert_series_equal(block[column], expected)
