@@ -22,10 +22,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
-from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from autoens.space import LearnerSpec, accepts_sample_weight, fit_model, get_learners
-from autoens.tabular import TableSchema
+from autoens.tabular import TableSchema, check_table, predict_input
 from autoens.task import ClassificationTask, RegressionTask
 
 __all__ = ["DistilledClassifier", "DistilledRegressor", "distill_ensemble"]
@@ -62,7 +62,7 @@ class _Distilled(BaseEstimator):
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> Any:
         """Fit the learner on hard targets (labels or values), as any estimator;
         ``AutoEnsemble*.distill`` fits it on the ensemble's predictions instead."""
-        X = _check_table(X)
+        X = check_table(X)
         self.task_, y_enc = self._task_type.from_target(y)
         validate_data(self, X, reset=True, skip_check_array=True)
         self.schema_, frame = TableSchema.learn(X)
@@ -93,11 +93,7 @@ class _Distilled(BaseEstimator):
 
     def _transform(self, X: Any) -> pd.DataFrame:
         check_is_fitted(self, "model_")
-        X = _check_table(X)
-        if isinstance(X, pd.DataFrame) and hasattr(self, "feature_names_in_"):
-            return self.schema_.transform(X)
-        validate_data(self, X, reset=False, skip_check_array=True)
-        return self.schema_.transform(X)
+        return predict_input(self, X)
 
     def _outputs(self, X: Any) -> np.ndarray:
         return self.task_.predict(self.model_, self._transform(X))
@@ -267,10 +263,3 @@ def _fold_teacher_targets(model: Any, frame: pd.DataFrame, n_folds: int) -> Any:
         targets = model._oof_outputs(calibrated=True)
         return np.broadcast_to(targets, (n_folds, *targets.shape))
     return model.ensemble_.predict_folds(frame)
-
-
-def _check_table(X: Any) -> Any:
-    """Frames pass as they are (mixed dtypes); anything else must be a 2-D array."""
-    if isinstance(X, pd.DataFrame):
-        return X
-    return check_array(X, dtype=None, ensure_all_finite=False)

@@ -19,7 +19,12 @@ import pandas as pd
 from autoens.metrics import Metric
 from autoens.trials import TrialRecord
 
-__all__ = ["ensemble_validation_loss", "trial_leaderboard", "with_ensemble"]
+__all__ = [
+    "ensemble_validation_loss",
+    "selector_name",
+    "trial_leaderboard",
+    "with_ensemble",
+]
 
 
 def trial_leaderboard(records: Sequence[TrialRecord], metric: Metric) -> pd.DataFrame:
@@ -97,7 +102,7 @@ def with_ensemble(model: Any) -> pd.DataFrame:
         source="selector",
         fit_time=round(float(getattr(model, "selection_time_", np.nan)), 3),
         params={
-            "selector": _selector_name(model),
+            "selector": selector_name(model),
             "members": {int(t): round(float(w), 4) for t, w in weights.items()},
         },
         error=None,
@@ -116,9 +121,9 @@ def with_ensemble(model: Any) -> pd.DataFrame:
     return pd.concat([top, board], ignore_index=True)
 
 
-def _selector_name(model: Any) -> str:
-    """The selector as named by the user; for ``"auto"`` also the one it chose."""
-    selector = model.selector_
+def selector_name(model: Any) -> str:
+    """The selector as the user named it; for ``"auto"``, also the one it chose."""
+    selector = getattr(model, "selector_", None)
     given = model.selector if isinstance(model.selector, str) else None
     name = given or type(selector).__name__
     chosen = getattr(selector, "chosen_name_", None)

@@ -20,7 +20,7 @@ import pandas as pd
 from joblib import parallel_config
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from autoens._sklearn import HasMethods, Interval, StrOptions, _fit_context
 from autoens.cache import get_cache
@@ -44,7 +44,7 @@ from autoens.refit import (
 from autoens.selectors import AutoSelector, GreedyEnsembleSelection, get_selector
 from autoens.selectors.budget import apply_budget
 from autoens.space import get_learners, get_portfolio
-from autoens.tabular import TableSchema
+from autoens.tabular import TableSchema, check_table, predict_input
 from autoens.task import ClassificationTask
 from autoens.trials import TrialRecord
 
@@ -181,7 +181,7 @@ class AutoEnsembleBase(BaseEstimator):
 
         budget = self._budget()
         fit_start = time.monotonic()  # what is left after the search goes to "auto"
-        X = _check_table(X)
+        X = check_table(X)
         self.task_, y_enc = self._task_type.from_target(y)
         self._learn_target(self.task_)
         validate_data(self, X, reset=True, skip_check_array=True)
@@ -308,7 +308,7 @@ class AutoEnsembleBase(BaseEstimator):
         or the work would silently mix two datasets.
         """
         check_is_fitted(self, "library_")
-        frame = self._transform(_check_table(X))
+        frame = self._transform(X)
         _, y_enc = self._task_type.from_target(y)
         if len(y_enc) != len(frame):
             raise ValueError(
@@ -608,13 +608,7 @@ class AutoEnsembleBase(BaseEstimator):
     # --- predict
     def _transform(self, X: Any) -> pd.DataFrame:
         check_is_fitted(self)
-        X = _check_table(X)
-        if isinstance(X, pd.DataFrame) and hasattr(self, "feature_names_in_"):
-            # The schema names missing columns, ignores extra ones with a warning and
-            # accepts any column order; sklearn's own check would reject all three.
-            return self.schema_.transform(X)
-        validate_data(self, X, reset=False, skip_check_array=True)
-        return self.schema_.transform(X)
+        return predict_input(self, X)
 
     def _predict_outputs(self, X: Any) -> np.ndarray:
         """The ensemble's prediction rows for ``X`` (probabilities or one value)."""
@@ -640,13 +634,6 @@ def local_work() -> AbstractContextManager[Any]:
     ``n_jobs=1``), costing round trips and hanging if a worker restarts meanwhile.
     """
     return parallel_config(backend="sequential")
-
-
-def _check_table(X: Any) -> Any:
-    """Frames pass as they are (mixed dtypes); anything else must be a 2-D array."""
-    if isinstance(X, pd.DataFrame):
-        return X
-    return check_array(X, dtype=None, ensure_all_finite=False)
 
 
 def _no_candidate_message(records: list[TrialRecord], time_limit: float | None) -> str:

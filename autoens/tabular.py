@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.utils.validation import check_array
+from sklearn.utils.validation import check_array, validate_data
 
 from autoens.columns import (
     DROPPED_KINDS,
@@ -71,6 +71,27 @@ def _as_category_strings(col: pd.Series) -> pd.Series:
     out = values.map(str).astype(object)
     out[missing] = np.nan
     return out
+
+
+def check_table(X: Any) -> Any:
+    """Frames pass as they are (mixed dtypes); anything else must be a 2-D array."""
+    if isinstance(X, pd.DataFrame):
+        return X
+    return check_array(X, dtype=None, ensure_all_finite=False)
+
+
+def predict_input(estimator: Any, X: Any) -> pd.DataFrame:
+    """New rows for a fitted ``estimator`` (with ``schema_``) laid out as in ``fit``.
+
+    A frame fit on named columns goes through the schema, which names missing
+    columns, ignores extra ones with a warning and accepts any column order (which
+    scikit-learn's own check would reject); anything else is checked by
+    scikit-learn against ``n_features_in_`` first.
+    """
+    X = check_table(X)
+    if not (isinstance(X, pd.DataFrame) and hasattr(estimator, "feature_names_in_")):
+        validate_data(estimator, X, reset=False, skip_check_array=True)
+    return estimator.schema_.transform(X)
 
 
 def describe_columns(names: Sequence[str], limit: int = 20) -> str:

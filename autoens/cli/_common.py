@@ -497,20 +497,13 @@ def weights_text(estimator: Any) -> str:
     return format_table(table, numeric=("trial", "weight", score))
 
 
-def selector_name(estimator: Any) -> str:
-    """The selector as users named it; for ``auto``, also the one it chose."""
-    selector = getattr(estimator, "selector_", None)
-    chosen = getattr(selector, "chosen_name_", None)
-    given = estimator.selector if isinstance(estimator.selector, str) else None
-    name = given or type(selector).__name__
-    return f"{name} -> {chosen}" if chosen else name
-
-
 def ensemble_summary(estimator: Any) -> str:
     """Which selector built the ensemble and how many members must run to predict.
 
     A dynamic ensemble picks members per row, so it runs the whole library.
     """
+    from autoens.leaderboard import selector_name  # lazy: keeps `--help` fast
+
     selector = getattr(estimator, "selector_", None)
     ensemble = getattr(estimator, "ensemble_", None)
     if selector is None or ensemble is None:

@@ -11,7 +11,6 @@ from autoens.cli._common import (
     leaderboard_text,
     load_model,
     save_model,
-    selector_name,
     validation_text,
     weights_text,
 )
@@ -59,6 +58,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    from autoens.leaderboard import selector_name
     from autoens.replay import select
     from autoens.selectors import get_selector
 
