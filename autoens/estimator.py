@@ -52,8 +52,13 @@ _DOC = """\
         the current greedy-ensemble pool, see ``autoens.search.divbo.DivBO``);
         ``"bo"``, the same without the diversity term. Pass
         ``autoens.search.divbo.DivBO(beta=..., ...)`` to set its parameters.
-    portfolio : "default", None or list of (learner, params)
-        Configurations tried first, in order.
+    portfolio : "default", None, list of (learner, params), or path
+        Configurations tried first, in order (warm start): ``"default"``, the
+        built-in portfolio; None, none; or the path of a portfolio JSON file, e.g.
+        one learned from benchmark results by ``autoens portfolio build`` (configs
+        chosen greedily so that their ensemble is good across many tasks, as the
+        zero-shot portfolios of auto-sklearn 2.0 and TabRepo). Set ``n_trials`` to
+        the portfolio's length to evaluate exactly its configs.
     learners : list of str or LearnerSpec, optional
         Learners to search over (default: every installed default {family} learner).
     n_jobs : int, optional
@@ -102,6 +107,17 @@ _DOC = """\
         time over ``cv - 1``) no longer fits, or whose refit fails, keeps its fold
         models, with a warning (``refit_``). None (default) keeps the fold models
         (bagging). :meth:`refit_members` does it after the fact.
+    pruning : "auto", float or None
+        Stop a configuration after one of its first ``cv - 1`` folds when that
+        fold's loss is worse than the ``pruning``-th percentile of the finished
+        configurations' losses on the same fold, as Optuna's ``PercentilePruner``
+        (``"auto"``, the default: the 90th, so only clearly hopeless
+        configurations stop and the time goes to others; the rule starts once 8
+        configurations have finished). A pruned trial has status ``"pruned"`` in
+        ``leaderboard_`` with loss NaN (its folds' losses are on its trial record),
+        never becomes an ensemble member and is not cached; a configuration that
+        reaches its last fold always finishes. Lower percentiles prune more
+        (50 is Optuna's ``MedianPruner``); None never prunes.
 
     Attributes
     ----------
@@ -181,6 +197,14 @@ _DOC = """\
     search_interrupted_ : bool
         True when a Ctrl-C ended the search early; the ensemble is then built from
         the trials that had finished.
+    search_timings_ : dict
+        Where the search's time went, in seconds: the loop's own ``"startup"``
+        (starting the worker processes), ``"proposal"`` (choosing configurations)
+        and ``"idle"`` (worker-seconds without a trial after the first one started,
+        e.g. waiting for the last trials), and the trials' stages summed:
+        ``"queue"`` (submission to the worker starting, data transfer included),
+        ``"preprocess"``, ``"fit"`` (the learners), ``"predict"`` (the held-out
+        folds) and ``"cache_write"``.
     feature_report_ : pandas.DataFrame
         One row per input column: ``column``, detected ``kind`` (numeric,
         categorical, boolean, datetime, text, id, empty, constant), ``action``

@@ -84,7 +84,8 @@ class AutoEnsembleBase(BaseEstimator):
         # estimator imports the search package only when it searches, so loading a
         # saved model and predicting never does.
         "search": [str, HasMethods(["propose"])],
-        "portfolio": [StrOptions({"default"}), list, tuple, None],
+        # "default" or the path of a portfolio file (checked in fit by get_portfolio)
+        "portfolio": [str, os.PathLike, list, tuple, None],
         "learners": [list, tuple, None],
         "n_jobs": [Integral, None],
         "cache_dir": [str, os.PathLike, None, HasMethods(["get", "put"])],
@@ -96,6 +97,11 @@ class AutoEnsembleBase(BaseEstimator):
         "max_predict_time": [Interval(Real, 0, None, closed="right"), None],
         "calibration": [StrOptions({"auto", "temperature", "isotonic"}), None],
         "refit": [StrOptions({"members"}), None],
+        "pruning": [
+            StrOptions({"auto"}),
+            Interval(Real, 0, 100, closed="neither"),
+            None,
+        ],
     }
 
     def __init__(
@@ -119,6 +125,7 @@ class AutoEnsembleBase(BaseEstimator):
         max_predict_time: float | None = None,
         calibration: str | None = None,
         refit: str | None = None,
+        pruning: Any = "auto",
     ) -> None:
         self.time_limit = time_limit
         self.n_trials = n_trials
@@ -138,6 +145,7 @@ class AutoEnsembleBase(BaseEstimator):
         self.max_predict_time = max_predict_time
         self.calibration = calibration
         self.refit = refit
+        self.pruning = pruning
 
     def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
         tags = super().__sklearn_tags__()
@@ -209,6 +217,9 @@ class AutoEnsembleBase(BaseEstimator):
             frame, y_enc, n_splits=self.cv, random_state=seed, sample_weight=weights
         )
         specs = get_learners(self.learners, task=self.task_)
+        # Before the cache folder or the study exist: a bad portfolio file is
+        # reported without side effects.
+        portfolio = get_portfolio(self.portfolio, specs, task=self.task_)
         from autoens.search.storage import check_storage
 
         check_storage(self.storage)  # before get_cache creates the cache folder
@@ -225,7 +236,7 @@ class AutoEnsembleBase(BaseEstimator):
             task=self.task_,
             feature_types=self.schema_.feature_types,
             specs=specs,
-            portfolio=get_portfolio(self.portfolio, specs, task=self.task_),
+            portfolio=portfolio,
             metric=self.metric_,
             cache=cache,
             budget=budget,
@@ -235,8 +246,10 @@ class AutoEnsembleBase(BaseEstimator):
             random_state=seed,
             callbacks=callbacks,
             sample_weight=weights,
+            pruning=self.pruning,
         )
         self.search_interrupted_ = records.interrupted  # a first Ctrl-C ended it
+        self.search_timings_ = records.timings
         with local_work():
             library = Library.from_cache(
                 cache, records, y_enc, task=self.task_, sample_weight=weights

@@ -346,3 +346,52 @@ def test_a_bad_divbo_fails_fit_before_any_trial(binary_data):
     with pytest.raises(ValueError, match="'tau' parameter of DivBO"):
         model.fit(X, y)
     assert not hasattr(model, "leaderboard_")
+
+
+# ------------------------------------------------------------------ fast internals
+def test_fast_forest_grows_scikit_learns_random_forest():
+    """The proposer's forest skips scikit-learn's per-tree checks but must grow the
+    very trees of RandomForestRegressor (a scikit-learn upgrade could break that)."""
+    from sklearn.ensemble import RandomForestRegressor
+
+    from autoens.search.divbo import _Forest
+
+    rng = np.random.default_rng(1)
+    for n in (12, 60):
+        X = rng.random((n, 20))
+        X[:, :4] = INACTIVE
+        y = rng.random(n)
+        Z = rng.random((300, 20))
+        reference = RandomForestRegressor(
+            n_estimators=25, min_samples_leaf=2, max_features=5 / 6, random_state=7
+        ).fit(X, y)
+        forest = _Forest(25, 7).fit(X, y)
+        np.testing.assert_array_equal(forest.predict(Z), reference.predict(Z))
+        per_tree = np.stack([tree.predict(Z) for tree in reference.estimators_])
+        np.testing.assert_array_equal(forest.per_tree(Z), per_tree)
+
+
+def test_unseen_and_pair_features_match_straightforward_versions():
+    from autoens.search.divbo import _cross_pair_features, _pair_features, _unseen
+
+    rng = np.random.default_rng(2)
+    for _ in range(100):
+        f = int(rng.integers(1, 8))
+        seen = rng.integers(-1, 3, size=(int(rng.integers(0, 15)), f)) / 2
+        X = rng.integers(-1, 3, size=(int(rng.integers(1, 30)), f)) / 2
+        # reference: first occurrences of rows of X that are not rows of seen
+        seen_rows = {tuple(r) for r in seen}
+        expected, kept = [], set()
+        for row in map(tuple, X):
+            if row not in seen_rows and row not in kept:
+                kept.add(row)
+                expected.append(row)
+        got = _unseen(X, seen)
+        if expected:
+            assert [tuple(r) for r in got] == expected
+        else:  # everything seen: X itself, so the proposer always has an answer
+            np.testing.assert_array_equal(got, X)
+    S, M = rng.random((40, 9)), rng.random((5, 9))
+    S[::3, :3] = M[::2, :3] = INACTIVE
+    a, b = np.repeat(S, len(M), axis=0), np.tile(M, (len(S), 1))
+    np.testing.assert_array_equal(_cross_pair_features(S, M), _pair_features(a, b))

@@ -4,7 +4,9 @@ The JSON files in ``tests/data/golden_fit/`` were recorded by ``make_golden.py``
 folder before the core was restructured (the prediction cache as the only carrier, the
 task object, the search front door); these tests prove that classification results did
 not move, with the in-memory cache, with a disk cache, and when a second fit is
-answered entirely from that disk cache.
+answered entirely from that disk cache. ``multiclass_divbo_qdo`` was recorded again
+when DivBO's surrogates were made cheaper (25 performance trees, the diversity model
+refit as the library grows by a quarter): it proposes other configurations since.
 """
 
 from __future__ import annotations

@@ -180,6 +180,19 @@ def _all_learners() -> list[str]:
     return sorted({*DEFAULT_LEARNERS, *DEFAULT_REGRESSORS})
 
 
+def suite_tasks(suite: Suite) -> list[Task]:
+    """The suite's task ids expanded with its own CSV and OpenML settings."""
+    try:
+        return resolve_tasks(
+            list(suite.tasks),
+            csv_target=suite.csv_target,
+            csv_task=suite.task or "classification",
+            openml_cache_dir=suite.openml_cache_dir,
+        )
+    except TaskError as exc:
+        raise SuiteError(f"tasks: {exc}") from None
+
+
 def run_suite(
     suite: Suite,
     results_dir: str | Path,
@@ -198,15 +211,7 @@ def run_suite(
     results = Path(results_dir)
     results.mkdir(parents=True, exist_ok=True)
     _check_resume(suite, results)
-    try:
-        tasks = resolve_tasks(
-            list(suite.tasks),
-            csv_target=suite.csv_target,
-            csv_task=suite.task or "classification",
-            openml_cache_dir=suite.openml_cache_dir,
-        )
-    except TaskError as exc:
-        raise SuiteError(f"tasks: {exc}") from None
+    tasks = suite_tasks(suite)
     _check_families(suite, tasks)
     fd, tmp = tempfile.mkstemp(prefix=".suite.", dir=results)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:

@@ -14,6 +14,12 @@ A run definition is a TOML file (``benchmarks/suites/*.toml``)::
     methods = ["random+ges", "tpe+ges"]   # SEARCH+SELECTOR, default:L, tuned:L
     tasks = ["keel:wdbc", "keel:pima"]
 
+``portfolio`` (a path, relative to the file, or ``"default"``) is the warm-start
+portfolio of the searches (the estimator's ``portfolio=``; baselines keep the default
+one). A portfolio file and no ``n_trials`` (nor ``time_limit``) make ``n_trials`` the
+file's number of configs, so every task evaluates exactly those configs and nothing
+else: the replay run ``autoens portfolio build`` learns a portfolio from.
+
 ``tasks`` may also be ``[[tasks]]`` tables (``id = "csv:data/"``, ``target = "y"``,
 ``task = "regression"``). Every field can be overridden from the command line.
 Unknown keys and values are errors that name the key and the valid choices. Paths in
@@ -102,6 +108,9 @@ class Suite:
     # "regression" or "auto"; other sources say what they are themselves.
     task: str | None = None
     openml_cache_dir: str | None = None
+    # The searches' warm-start portfolio: None (the estimator's default), "default"
+    # or the absolute path of a portfolio file.
+    portfolio: str | None = None
 
     @property
     def searches(self) -> tuple[str, ...]:
@@ -125,6 +134,7 @@ class Suite:
                 "learners",
                 "csv_target",
                 "task",
+                "portfolio",
             )
         }
 
@@ -315,7 +325,9 @@ def _with_paths(key: str, value: Any, base: Path) -> Any:
     def absolute(path: str) -> str:
         return str((base / Path(path).expanduser()).resolve())
 
-    if key == "openml_cache_dir" and isinstance(value, str):
+    if key in ("openml_cache_dir", "portfolio") and isinstance(value, str):
+        if key == "portfolio" and value == "default":
+            return value
         return absolute(value)
     if key == "tasks" and isinstance(value, list | tuple):
         out = []
@@ -440,10 +452,15 @@ def _validated(f: dict[str, Any], where: str) -> Suite:
         out["seeds"] = int_list("seeds")
     out["time_limit"] = optional_number("time_limit")
     out["trial_time_limit"] = optional_number("trial_time_limit")
+    n_portfolio = _portfolio_length(f, fail)
+    if f.get("portfolio") is not None:
+        out["portfolio"] = f["portfolio"]
     if "n_trials" in f:
         out["n_trials"] = integer("n_trials", 1)
     elif out["time_limit"] is not None:
         out["n_trials"] = None  # a time_limit alone lets the clock decide
+    elif n_portfolio is not None:
+        out["n_trials"] = n_portfolio  # exactly the file's configs
     if "cv" in f:
         out["cv"] = integer("cv", 2)
     if "n_jobs" in f:
@@ -472,6 +489,22 @@ def _validated(f: dict[str, Any], where: str) -> Suite:
                 raise fail(key, f"expected a string, got {f[key]!r}")
             out[key] = f[key]
     return Suite(**out)
+
+
+def _portfolio_length(f: Mapping[str, Any], fail: Any) -> int | None:
+    """The number of configs of the suite's portfolio file (None: no file), after
+    checking that the file reads."""
+    value = f.get("portfolio")
+    if value is None or value == "default":
+        return None
+    if not isinstance(value, str):
+        raise fail("portfolio", f"expected 'default' or a file path, got {value!r}")
+    from autoens.space import read_portfolio
+
+    try:
+        return len(read_portfolio(value).configs)
+    except ValueError as exc:
+        raise fail("portfolio", str(exc)) from None
 
 
 def _family_type(family: str) -> Any:

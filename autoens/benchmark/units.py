@@ -248,6 +248,8 @@ def _estimator(
     from autoens import AutoEnsembleClassifier, AutoEnsembleRegressor
 
     cls = AutoEnsembleRegressor if family == "regression" else AutoEnsembleClassifier
+    if suite.portfolio is not None and learners is None:  # baselines keep the default
+        extra.setdefault("portfolio", suite.portfolio)
     if learners is None and suite.learners is not None:
         learners = learners_for(suite.learners, family)
         if not learners:

@@ -15,12 +15,20 @@ import os
 import sys
 
 from autoens import __version__
-from autoens.cli import benchmark, demo, fit, leaderboard, predict, reselect
+from autoens.cli import (
+    benchmark,
+    demo,
+    fit,
+    leaderboard,
+    portfolio,
+    predict,
+    reselect,
+)
 from autoens.cli._common import EXIT_SIGINT, CLIError, HelpFormatter, short_warnings
 
 __all__ = ["build_parser", "main"]
 
-_COMMANDS = (fit, predict, leaderboard, reselect, benchmark, demo)
+_COMMANDS = (fit, predict, leaderboard, reselect, benchmark, portfolio, demo)
 
 DESCRIPTION = """\
 autoens: AutoML by post-hoc ensemble selection for tabular classification and
@@ -40,6 +48,7 @@ examples:
   autoens predict regressor.skops new.csv --interval 0.9
   autoens benchmark run benchmarks/suites/smoke.toml --out results/smoke
   autoens benchmark report results/smoke
+  autoens portfolio build results/portfolio-build --size 16 --out portfolio.json
 """
 
 

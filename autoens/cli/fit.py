@@ -82,6 +82,21 @@ TASK_CHOICES = ("auto", "classification", "regression")
 SEARCH_CHOICES = ("tpe", "random", "divbo", "bo")
 
 
+def pruning_value(text: str) -> str | float | None:
+    """``--pruning``: ``auto``, ``off`` or a percentile in (0, 100)."""
+    if text in ("auto", "off"):
+        return None if text == "off" else text
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 < value < 100.0:
+        raise argparse.ArgumentTypeError(
+            f"expected auto, off or a percentile between 0 and 100, got {text!r}"
+        )
+    return value
+
+
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "fit",
@@ -147,6 +162,14 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "(default: %(default)s)",
     )
     search.add_argument(
+        "--portfolio",
+        default="default",
+        metavar="PATH",
+        help="configs tried first: default (the built-in portfolio), none, or a "
+        "portfolio file, e.g. one learned by `autoens portfolio build` "
+        "(default: %(default)s)",
+    )
+    search.add_argument(
         "--selector",
         default="ges",
         metavar="NAME",
@@ -193,6 +216,16 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         default=5,
         metavar="K",
         help="number of cross-validation folds (default: %(default)s)",
+    )
+    search.add_argument(
+        "--pruning",
+        type=pruning_value,
+        default="auto",
+        metavar="P",
+        help="stop a configuration after a fold whose loss is worse than the P-th "
+        "percentile of the finished configurations' losses on that fold (pruned "
+        "trials are not failures and never become members); auto is the 90th, "
+        "only clearly hopeless ones; off never stops one (default: %(default)s)",
     )
     search.add_argument(
         "--seed",
@@ -390,6 +423,7 @@ def run(args: argparse.Namespace) -> int:
         metric=args.metric,
         selector=args.selector,
         search=args.search,
+        portfolio=None if args.portfolio.lower() == "none" else args.portfolio,
         n_jobs=args.n_jobs,
         cache_dir=args.cache_dir,
         storage=args.storage,
@@ -399,6 +433,7 @@ def run(args: argparse.Namespace) -> int:
         refit="members" if args.refit else None,
         max_predict_time=args.max_predict_time,
         calibration=args.calibration,
+        pruning=args.pruning,
     )
     print(
         f"Task: {family} ({reason})\n"

@@ -8,6 +8,9 @@ Everything a trial produces goes into the prediction cache; the returned
 
 A first Ctrl-C (SIGINT) ends the search early and keeps every finished trial (see
 ``interrupt.py``); the returned list then says ``interrupted``.
+
+Hopeless configurations are stopped after their first folds (``pruning``, see
+``pruning.py``): they are recorded as ``"pruned"`` and never reach the cache.
 """
 
 from __future__ import annotations
@@ -24,9 +27,11 @@ from autoens.cache import PredictionCache
 from autoens.callbacks import BaseCallback
 from autoens.folds import Folds
 from autoens.metrics import Metric
+from autoens.search.cost import CostModel, order_by_cost
 from autoens.search.evaluate import Evaluator, evaluate_config
 from autoens.search.executors import resolve_n_jobs
 from autoens.search.loop import Budget, SearchLoop, open_study, quiet_optuna
+from autoens.search.pruning import PercentilePruning, make_pruning
 from autoens.search.storage import check_storage, open_error
 from autoens.search.strategies import SEARCH_STRATEGIES, make_proposer, make_sampler
 from autoens.space import FeatureTypes, LearnerSpec, accepts_sample_weight
@@ -35,6 +40,7 @@ from autoens.trials import TrialRecord
 __all__ = [
     "SEARCH_STRATEGIES",
     "Budget",
+    "PercentilePruning",
     "SearchRecords",
     "check_storage",
     "run_search",
@@ -47,9 +53,15 @@ _SPENT = (TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED, TrialState.RU
 
 
 class SearchRecords(list[TrialRecord]):
-    """The records of a search, and whether a Ctrl-C ended it early."""
+    """The records of a search, whether a Ctrl-C ended it early, and where its
+    time went: ``timings`` in seconds, the loop's own ``startup`` (worker pool
+    start-up), ``proposal`` (asking for configurations, summed) and ``idle``
+    (worker-seconds without a trial after the first submission), and the sums over
+    the trials of their ``TrialRecord.timings`` stages (``queue``, ``preprocess``,
+    ``fit``, ``predict``, ``cache_write``)."""
 
     interrupted: bool = False
+    timings: dict[str, float] = {}  # noqa: RUF012 (replaced, never mutated)
 
 
 def study_name(folds: Folds, metric: Metric) -> str:
@@ -77,6 +89,8 @@ def run_search(
     callbacks: Sequence[BaseCallback] = (),
     evaluate: Evaluator = evaluate_config,
     sample_weight: np.ndarray | None = None,
+    pruning: Any = "auto",
+    cost: CostModel | None = None,
 ) -> SearchRecords:
     """Search ``specs`` on the shared ``folds`` until ``budget`` is spent.
 
@@ -90,6 +104,18 @@ def run_search(
     every trial's loss; a ``UserWarning`` names the learners that cannot weight rows
     (they fit unweighted, their losses are still weighted).
 
+    ``pruning`` (``"auto"``, a percentile in (0, 100), a
+    :class:`~autoens.search.pruning.PercentilePruning` or None) stops a trial after
+    a fold whose loss is worse than that percentile of the finished trials' losses
+    on the same fold (status ``"pruned"``, not in ``cache``); only an ``evaluate``
+    taking ``metric=`` and ``prune_thresholds=`` can prune.
+
+    ``cost`` predicts a trial's seconds (default: ``CostModel.from_data`` on this
+    data): with a time limit, the warm start's configs predicted to take more than a
+    tenth of the budget run last, and the sampler's proposals predicted not to
+    finish in the time a trial may still run are skipped (told to Optuna as pruned,
+    status ``skipped``; not trials of ``n_trials``).
+
     A ``storage`` that cannot be opened is a ``ValueError`` naming it, before any
     trial runs. A first Ctrl-C stops the search: the running trials are stopped
     (``cancelled``), a ``UserWarning`` says how many finished, and the records come
@@ -97,6 +123,13 @@ def run_search(
     A second Ctrl-C raises ``KeyboardInterrupt`` at once.
     """
     check_storage(storage)
+    rule = make_pruning(pruning)
+    n_workers = resolve_n_jobs(n_jobs)
+    # What a trial will cost on this data: the warm start runs its cheap entries
+    # first on big data, and proposals that cannot finish in the time left are skipped.
+    if cost is None:
+        cost = CostModel.from_data(len(y), feature_types, task, len(folds.splits))
+    portfolio = order_by_cost(portfolio, cost, budget.time_limit, n_jobs=n_workers)
     if sample_weight is not None:
         _warn_unweighted_learners(specs, feature_types)
     name = study_name(folds, metric)
@@ -125,16 +158,21 @@ def run_search(
         cache=cache,
         study=study,
         budget=budget,
-        n_jobs=resolve_n_jobs(n_jobs),
+        n_jobs=n_workers,
         random_state=random_state,
         callbacks=callbacks,
         proposer=make_proposer(search, proposal_seed),
         evaluate=evaluate,
         sample_weight=sample_weight,
+        pruning=rule,
+        cost=cost,
     )
     with quiet_optuna():
         records = SearchRecords(loop.run())
     records.interrupted = loop.interrupted
+    records.timings = dict(loop.timings)
+    for stage in ("queue", "preprocess", "fit", "predict", "cache_write"):
+        records.timings[stage] = sum(r.timings.get(stage, 0.0) for r in records)
     if records.interrupted:
         _report_interrupt(records)
     return records

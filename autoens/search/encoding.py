@@ -184,6 +184,27 @@ class ConfigEncoder:
                 params[hp] = h.choices[int(np.argmax(row[h.start : h.stop]))]
         return learner, params
 
+    def decode_columns(self, X: np.ndarray, learner: str) -> dict[str, np.ndarray]:
+        """The hyper-parameters of rows ``X`` (all of ``learner``) as one array per
+        hyper-parameter: :meth:`decode` for many rows at once, for vectorised
+        consumers such as the cost model (numeric values float64, choices object)."""
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != self.n_features:
+            raise ValueError(
+                f"expected rows of {self.n_features} values, got shape {X.shape}"
+            )
+        if learner not in self._hps:
+            raise ValueError(f"unknown learner {learner!r}; known: {self.learners}")
+        out: dict[str, np.ndarray] = {}
+        for hp, h in self._hps[learner].items():
+            if isinstance(h, _Numeric):
+                out[hp] = h.from_unit(np.maximum(X[:, h.column], 0.0))
+            else:
+                choices = np.empty(len(h.choices), dtype=object)
+                choices[:] = h.choices
+                out[hp] = choices[np.argmax(X[:, h.start : h.stop], axis=1)]
+        return out
+
     def learner_index(self, X: np.ndarray) -> np.ndarray:
         """Index (into ``learners``) of each row's learner."""
         return np.argmax(X[:, : len(self.learners)], axis=1)

@@ -10,6 +10,8 @@ trial bookkeeping (in memory, or in an RDB storage that makes a run resumable).
 from __future__ import annotations
 
 import contextlib
+import functools
+import inspect
 import logging
 import math
 import time
@@ -29,10 +31,17 @@ from autoens.cache import CacheEntry, PredictionCache, make_key
 from autoens.callbacks import BaseCallback
 from autoens.folds import Folds
 from autoens.metrics import Metric
-from autoens.search.evaluate import Evaluator, TrialResult, evaluate_config
+from autoens.search.cost import CostModel
+from autoens.search.evaluate import (
+    Evaluator,
+    TrialResult,
+    evaluate_config,
+    fold_losses,
+)
 from autoens.search.executors import TrialExecutor, make_executor
 from autoens.search.interrupt import SigintGuard
 from autoens.search.proposers import Proposer, SearchHistory
+from autoens.search.pruning import PercentilePruning
 from autoens.space import (
     FeatureTypes,
     LearnerSpec,
@@ -51,6 +60,14 @@ _INTERRUPT_POLL = 0.2
 INTERRUPTED_ERROR = "the search was interrupted (Ctrl-C)"
 # Left in storage as RUNNING by a run that died (SIGKILL, power loss): taken over.
 _LEFT_RUNNING = "left RUNNING by a search that ended without finishing it (killed?)"
+# Trials in storage that never ran a configuration: not counted in ``n_trials``.
+_NEVER_RAN = ("abandoned", "skipped")
+# A proposal predicted to take more than this share of the time a trial may still run
+# is skipped (the prediction is a rough one; one within reach is worth trying).
+_SKIP_MARGIN = 0.8
+# Skipped proposals in a row after which the next one runs anyway: a sampler stuck in
+# an expensive region must not spin the loop until the deadline.
+_MAX_SKIPS_IN_A_ROW = 8
 
 
 @dataclass
@@ -63,6 +80,7 @@ class _Job:
     proposal_time: float = 0.0
     deadline: float = math.inf
     started: float = 0.0
+    submitted_at: float = math.nan  # time.time(): the worker's clock is another's
 
 
 @dataclass(frozen=True)
@@ -94,6 +112,16 @@ class SearchLoop:
     (``evaluate_config``; tests pass a fake that fits nothing). With
     ``sample_weight`` the workers get the weights (as a last argument of ``evaluate``)
     and every trial's loss is the weighted one.
+
+    An ``evaluate`` that takes ``metric=`` and ``prune_thresholds=`` (as
+    ``evaluate_config`` does) gets the metric, so that it records each fold's loss,
+    and, with ``pruning``, one threshold per fold computed at submit time from the
+    finished trials' fold losses: a fold worse than its threshold stops the trial
+    (status ``"pruned"``; its partial predictions never reach the cache).
+
+    ``timings`` holds the loop's own totals in seconds: ``startup`` (worker pool
+    creation and start-up), ``proposal`` (asking for configurations) and ``idle``
+    (worker-seconds without a trial after the first submission).
     """
 
     def __init__(
@@ -115,8 +143,20 @@ class SearchLoop:
         proposer: Proposer | None = None,
         evaluate: Evaluator = evaluate_config,
         sample_weight: np.ndarray | None = None,
+        pruning: PercentilePruning | None = None,
+        cost: CostModel | None = None,
     ) -> None:
         self.X, self.y, self.folds = X, y, folds
+        self.pruning = pruning
+        # Predicts a trial's time: proposers see it, the sampler's too-slow
+        # proposals are skipped (see _too_slow).
+        self.cost = cost
+        self._skips_in_a_row = 0
+        #: Sampler proposals skipped because they would not finish in time.
+        self.n_skipped = 0
+        self._evaluate_takes_metric = _takes_keywords(
+            evaluate, "metric", "prune_thresholds"
+        )
         self.sample_weight = sample_weight
         # None: the study's sampler proposes; else our proposer, via enqueue + ask.
         self.proposer = proposer
@@ -133,7 +173,12 @@ class SearchLoop:
         # key -> loss of the configs finished (or found in the cache) in this fit
         self._losses: dict[str, float] = {}
         self._running_keys: set[str] = set()
+        # keys of the configs pruned in this fit (or in the run it resumes)
+        self._pruned: set[str] = set()
         self._warned_learners: set[str] = set()
+        #: Loop totals in seconds (see the class docstring).
+        self.timings: dict[str, float] = {"startup": 0.0, "proposal": 0.0, "idle": 0.0}
+        self._last_tick: float | None = None  # set at the first submission
         self._n_used = 0
         #: True when a first Ctrl-C ended the search early (see ``interrupt.py``).
         self.interrupted = False
@@ -186,6 +231,9 @@ class SearchLoop:
             fit_time=float(meta.get("fit_time", 0.0)),
             predict_time=float(meta.get("predict_time", 0.0)),
             predict_rows=int(meta.get("predict_rows", 0)),
+            fold_losses=[float(v) for v in meta.get("fold_losses", ())],
+            n_folds_run=int(meta.get("n_folds_run", 0)),
+            fold_iterations=list(meta.get("fold_iterations", ())),
         )
 
     # --- resume
@@ -205,9 +253,12 @@ class SearchLoop:
         for t in self.study.get_trials(deepcopy=False):
             if t.state == TrialState.RUNNING:
                 t = self._take_over(t)
-            if t.state not in _FINISHED or t.user_attrs.get("status") == "abandoned":
+            if t.state not in _FINISHED or t.user_attrs.get("status") in _NEVER_RAN:
                 continue
             self._n_used += 1
+            if t.state == TrialState.PRUNED and t.user_attrs.get("status") == "pruned":
+                self._resume_pruned(t)  # pruned for good: never run again
+                continue
             # A trial cancelled by the last run's deadline never ran: its config is
             # run again (and counted once), like a finished one whose predictions
             # are gone, rather than spending a trial of the budget on nothing.
@@ -228,6 +279,29 @@ class SearchLoop:
             else:
                 replay.append(_Job(t.number, learner, params, key, trial=None))
         return replay
+
+    def _resume_pruned(self, t: optuna.trial.FrozenTrial) -> None:
+        """Record a trial an earlier run pruned, so it shows and is not re-run."""
+        config = self._config_of(t)
+        if config is None:
+            return
+        learner, params = config
+        key = make_key(learner, params, self.folds.fingerprint)
+        self._pruned.add(key)
+        losses = [float(v) for v in t.user_attrs.get("fold_losses", ())]
+        self._record(
+            TrialRecord(
+                number=t.number,
+                learner=learner,
+                params=params,
+                key=key,
+                status="pruned",
+                source="resumed",
+                error=t.user_attrs.get("error"),
+                fold_losses=losses,
+                n_folds_run=int(t.user_attrs.get("n_folds_run", len(losses))),
+            )
+        )
 
     def _take_over(self, t: optuna.trial.FrozenTrial) -> optuna.trial.FrozenTrial:
         """Fail a trial that a dead run left RUNNING: ``cancelled`` (its
@@ -274,6 +348,11 @@ class SearchLoop:
     def _history(self) -> SearchHistory:
         finished = {r.number for r in self.records}
         pending = [c for n, c in self._issued.items() if n not in finished]
+        if self.cost is not None:
+            self.cost.update(self.records)
+        time_left = None
+        if math.isfinite(self._deadline):
+            time_left = max(0.0, self._deadline - time.monotonic())
         return SearchHistory(
             specs=list(self.specs.values()),
             records=self.records,
@@ -282,6 +361,9 @@ class SearchLoop:
             metric=self.metric,
             cache=self.cache,
             sample_weight=self.sample_weight,
+            time_left=time_left,
+            trial_time_limit=self.budget.trial_time_limit,
+            cost=self.cost,
         )
 
     def _propose(self) -> None:
@@ -305,16 +387,24 @@ class SearchLoop:
         start = time.perf_counter()
         if self.proposer is not None:
             self._propose()
+        # Optuna serves enqueued (warm-start) trials first; those always run.
+        enqueued = self.cost is not None and bool(
+            self.study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
+        )
         trial = self.study.ask()
         learner, params = suggest(trial, list(self.specs.values()))
         proposal_time = time.perf_counter() - start
+        self.timings["proposal"] += proposal_time
         if self.proposer is not None:
             trial.set_user_attr("proposal_time", round(proposal_time, 4))
+        if not enqueued and self._too_slow(trial, learner, params):
+            return None
         self._n_used += 1
         key = make_key(learner, params, self.folds.fingerprint)
-        if key in self._losses or key in self._running_keys:
+        if key in self._losses or key in self._running_keys or key in self._pruned:
             # The sampler proposed a config it already has: tell it the known answer (or
-            # prune while the twin still runs) rather than spend a worker on it.
+            # prune while the twin still runs, or was pruned) rather than spend a
+            # worker on it.
             trial.set_user_attr("duplicate_of", key)
             if key in self._losses:
                 self.study.tell(trial, self._losses[key])
@@ -332,20 +422,82 @@ class SearchLoop:
         self._issued[trial.number] = (learner, params)
         return _Job(trial.number, learner, params, key, trial, proposal_time)
 
+    def _too_slow(
+        self, trial: optuna.Trial, learner: str, params: dict[str, Any]
+    ) -> bool:
+        """Skip a sampler's proposal that the cost model predicts cannot finish in
+        the time a trial may still run; it is told to Optuna as pruned (TPE ranks
+        it with the worst, so it steers away) with status ``skipped``, and it is not
+        a trial of ``n_trials``. Warm-start entries and a proposer's own proposals
+        (DivBO filters its candidates itself) always run."""
+        if self.cost is None or self.proposer is not None:
+            return False
+        history = self._history()
+        available = history.time_available()
+        if available is None or self._skips_in_a_row >= _MAX_SKIPS_IN_A_ROW:
+            self._skips_in_a_row = 0
+            return False
+        predicted = self.cost.predict(learner, params)
+        if predicted <= _SKIP_MARGIN * available:
+            self._skips_in_a_row = 0
+            return False
+        self._skips_in_a_row += 1
+        self.n_skipped += 1
+        trial.set_user_attr("status", "skipped")
+        trial.set_user_attr(
+            "error",
+            f"skipped: predicted {predicted:.1f}s, {available:.1f}s available",
+        )
+        self.study.tell(trial, state=TrialState.PRUNED)
+        logger.info(
+            "skipped a %s proposal: predicted %.1fs, %.1fs available",
+            learner,
+            predicted,
+            available,
+        )
+        return True
+
     # --- run
+    def _tick(self, n_running: int) -> None:
+        """Count the worker-seconds without a trial since the last change in the
+        number of running trials (called before each change)."""
+        now = time.monotonic()
+        if self._last_tick is not None:
+            free = max(0, self.n_jobs - n_running)
+            self.timings["idle"] += free * (now - self._last_tick)
+        self._last_tick = now
+
+    def _thresholds(self, job: _Job) -> list[float] | None:
+        """The per-fold pruning thresholds of a new trial (None: no pruning).
+
+        A resumed trial that is run again (its predictions were lost) finished
+        once, so it is never pruned.
+        """
+        if self.pruning is None or job.trial is None:
+            return None
+        finished = [r.fold_losses for r in self.records if r.status == "ok"]
+        thresholds = self.pruning.thresholds(finished, len(self.folds.splits))
+        return thresholds if any(math.isfinite(t) for t in thresholds) else None
+
     def _submit(
         self, pool: TrialExecutor, job: _Job, running: dict[Future, _Job]
     ) -> None:
         job.deadline = self._job_deadline()
         job.started = time.monotonic()
+        job.submitted_at = time.time()
         data: tuple[Any, ...] = (self.X, self.y, self.folds.splits)
         if self.sample_weight is not None:
             # Unweighted, ``evaluate`` is called as it always was (custom evaluators
             # need not know about weights).
             data += (self.sample_weight,)
         X, y, splits, *extra = pool.share(*data)
+        evaluate = self.evaluate
+        if self._evaluate_takes_metric:
+            evaluate = functools.partial(
+                evaluate, metric=self.metric, prune_thresholds=self._thresholds(job)
+            )
         future = pool.submit(
-            self.evaluate,
+            evaluate,
             self.specs[job.learner],
             job.params,
             X,
@@ -357,11 +509,15 @@ class SearchLoop:
             *extra,
             key=f"autoens-trial-{job.number}",
         )
+        self._tick(len(running))
         running[future] = job
         self._running_keys.add(job.key)
 
     def _finish(self, job: _Job, result: TrialResult) -> None:
         self._running_keys.discard(job.key)
+        timings = dict(result.timings)
+        if math.isfinite(result.started_at) and math.isfinite(job.submitted_at):
+            timings["queue"] = max(0.0, result.started_at - job.submitted_at)
         record = TrialRecord(
             number=job.number,
             learner=job.learner,
@@ -374,19 +530,40 @@ class SearchLoop:
             predict_rows=result.predict_rows,
             proposal_time=job.proposal_time,
             error=result.error,
+            fold_losses=[float(v) for v in result.fold_losses],
+            n_folds_run=result.n_folds_run,
+            fold_iterations=list(result.fold_iterations),
+            timings=timings,
         )
         if result.status == "ok":
             self._store(job, result, record)
+        elif result.status == "pruned":
+            self._pruned.add(job.key)
         if job.trial is not None:
-            if record.status == "ok":
-                self.study.tell(job.trial, record.loss)
-            else:
-                job.trial.set_user_attr("status", record.status)
-                job.trial.set_user_attr("error", (record.error or "")[:500])
-                self.study.tell(job.trial, state=TrialState.FAIL)
+            self._tell(job.trial, record)
         if record.status in ("failed", "timeout"):
             self._warn_failure(job.learner, record.error or record.status)
         self._record(record)
+
+    def _tell(self, trial: optuna.Trial, record: TrialRecord) -> None:
+        """Tell Optuna a trial's outcome; a finished or pruned one also reports its
+        fold losses as intermediate values (TPE ranks pruned trials by them)."""
+        if record.status in ("ok", "pruned"):
+            for step, loss in enumerate(record.fold_losses):
+                if math.isfinite(loss):
+                    trial.report(loss, step)
+        if record.status == "ok":
+            self.study.tell(trial, record.loss)
+            return
+        trial.set_user_attr("status", record.status)
+        trial.set_user_attr("error", (record.error or "")[:500])
+        if record.status == "pruned":
+            # NaN losses are not reported: kept here, so a resumed run shows them
+            trial.set_user_attr("fold_losses", record.fold_losses)
+            trial.set_user_attr("n_folds_run", record.n_folds_run)
+            self.study.tell(trial, state=TrialState.PRUNED)
+        else:
+            self.study.tell(trial, state=TrialState.FAIL)
 
     def _store(self, job: _Job, result: TrialResult, record: TrialRecord) -> None:
         """Score a finished trial and hand its predictions and models to the cache,
@@ -395,6 +572,11 @@ class SearchLoop:
         if not math.isfinite(loss):
             record.status, record.error = "failed", f"non-finite OOF loss {loss}"
             return
+        if not record.fold_losses:  # an evaluator that did not measure them
+            record.fold_losses = fold_losses(
+                self.metric, self.y, result.oof, self.folds.splits, self.sample_weight
+            )
+        record.n_folds_run = record.n_folds_run or len(self.folds.splits)
         meta = {
             "learner": job.learner,
             "params": job.params,
@@ -404,13 +586,19 @@ class SearchLoop:
             "predict_time": result.predict_time,
             "predict_rows": result.predict_rows,
             "warnings": result.warnings,
+            "fold_losses": record.fold_losses,
+            "n_folds_run": record.n_folds_run,
+            "fold_iterations": record.fold_iterations,
+            "timings": record.timings,
         }
+        start = time.perf_counter()
         try:
             self.cache.put(CacheEntry(job.key, result.oof, result.models, meta))
         except (OSError, ValueError) as exc:
             record.status = "failed"
             record.error = f"the prediction cache refused the entry: {exc}"
             return
+        record.timings["cache_write"] = time.perf_counter() - start
         record.loss = loss
         self._losses[job.key] = loss
 
@@ -424,6 +612,7 @@ class SearchLoop:
         lost = pool.stop(
             list(running), overdue, restart=not out_of_time, deadline=self._deadline
         )
+        self._tick(len(running))
         for future in [*overdue, *lost]:
             job = running.pop(future)
             self._running_keys.discard(job.key)
@@ -467,6 +656,7 @@ class SearchLoop:
         self, pool: TrialExecutor, running: dict[Future, _Job]
     ) -> None:
         """After a first Ctrl-C: keep every trial that finished, stop the others."""
+        self._tick(len(running))
         for future in [f for f in running if f.done()]:
             self._collect(future, running.pop(future))
         finished = sum(r.status != "cancelled" for r in self.records)
@@ -485,6 +675,7 @@ class SearchLoop:
             return
         pool.kill()
         stopped = time.monotonic()
+        self._tick(len(running))
         for future, job in list(running.items()):
             del running[future]
             elapsed = stopped - job.started
@@ -503,9 +694,11 @@ class SearchLoop:
             cb.on_search_start(self.budget.n_trials, self.budget.time_limit)
         running: dict[Future, _Job] = {}
         with SigintGuard() as interrupt:
+            start = time.perf_counter()
             pool = make_executor(self.n_jobs)
             try:
                 pool.wait_ready(self._deadline)
+                self.timings["startup"] = time.perf_counter() - start
                 while not interrupt.requested:
                     while (
                         len(running) < self.n_jobs
@@ -530,6 +723,8 @@ class SearchLoop:
                         list(running), timeout=timeout, return_when=FIRST_COMPLETED
                     )
                     broken = False
+                    if done:
+                        self._tick(len(running))
                     for future in done:
                         broken |= self._collect(future, running.pop(future))
                     if interrupt.requested:
@@ -542,12 +737,24 @@ class SearchLoop:
                     self.interrupted = True
                     self._stop_interrupted(pool, running)
             finally:
+                self._tick(len(running))
                 if running:
                     pool.kill()
                 pool.close()
                 for cb in self.callbacks:
                     cb.on_search_end(self.records)
         return self.records
+
+
+def _takes_keywords(fn: Any, *names: str) -> bool:
+    """Whether ``fn`` can be called with the keyword arguments ``names``."""
+    try:
+        parameters = inspect.signature(fn).parameters
+    except (TypeError, ValueError):  # a callable without a readable signature
+        return False
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return True
+    return all(name in parameters for name in names)
 
 
 def open_study(

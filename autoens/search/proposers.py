@@ -17,6 +17,7 @@ import numpy as np
 
 from autoens.cache import PredictionCache
 from autoens.metrics import Metric
+from autoens.search.cost import CostModel
 from autoens.space.registry import LearnerSpec
 from autoens.trials import TrialRecord
 
@@ -32,6 +33,10 @@ class SearchHistory:
     in ``cache`` (:meth:`oof` reads one). ``pending`` are the configurations submitted
     but unfinished. ``sample_weight`` are the fit's row weights (None without), for
     losses computed as the trials' were.
+
+    The budget, for proposers that weigh a configuration's cost: ``time_left`` is the
+    search's time left in seconds and ``trial_time_limit`` the per-trial limit (each
+    None without one); ``cost`` predicts a configuration's trial time (None: unknown).
     """
 
     specs: Sequence[LearnerSpec]
@@ -41,6 +46,15 @@ class SearchHistory:
     metric: Metric
     cache: PredictionCache
     sample_weight: np.ndarray | None = None
+    time_left: float | None = None
+    trial_time_limit: float | None = None
+    cost: CostModel | None = None
+
+    def time_available(self) -> float | None:
+        """Seconds a trial started now may run: the smaller of ``time_left`` and
+        ``trial_time_limit`` (None when neither is set)."""
+        limits = [t for t in (self.time_left, self.trial_time_limit) if t is not None]
+        return min(limits) if limits else None
 
     def oof(self, record: TrialRecord) -> np.ndarray | None:
         """The OOF predictions of a finished ``ok`` record (None if not cached)."""

@@ -9,7 +9,10 @@ from autoens.space.learners import (
 from autoens.space.portfolio import (
     DEFAULT_PORTFOLIO,
     DEFAULT_REGRESSION_PORTFOLIO,
+    PortfolioFile,
     get_portfolio,
+    read_portfolio,
+    write_portfolio,
 )
 from autoens.space.registry import (
     TASK_FAMILIES,
@@ -29,12 +32,15 @@ __all__ = [
     "TASK_FAMILIES",
     "FeatureTypes",
     "LearnerSpec",
+    "PortfolioFile",
     "accepts_sample_weight",
     "default_learners",
     "fit_model",
     "from_optuna_params",
     "get_learners",
     "get_portfolio",
+    "read_portfolio",
     "suggest",
     "to_optuna_params",
+    "write_portfolio",
 ]

@@ -81,10 +81,10 @@ def _pipeline(
     preprocessor: ColumnTransformer,
     model: BaseEstimator,
     fit_params: dict[str, Any] | None = None,
+    early_stopping: bool = False,
 ) -> Pipeline:
-    return Pipeline(
-        [("prep", preprocessor), ("model", SafeClassifier(model, fit_params))]
-    )
+    wrapper = SafeClassifier(model, fit_params, early_stopping=early_stopping)
+    return Pipeline([("prep", preprocessor), ("model", wrapper)])
 
 
 # ------------------------------------------------------------------ build functions
@@ -133,6 +133,8 @@ def build_hist_gb(
     model = HistGradientBoostingClassifier(
         **params,
         categorical_features=categorical or None,
+        # "auto": the wrapper switches it on from HGB_EARLY_STOPPING_ROWS
+        # training rows (wrappers.py: measured there).
         early_stopping="auto",
         random_state=random_state,
     )
@@ -183,7 +185,10 @@ def build_lightgbm(
     )
     categorical = categorical_indices(feature_types)
     fit_params = {"categorical_feature": categorical} if categorical else None
-    return _pipeline(tree_preprocessor(feature_types), model, fit_params)
+    # Stopped early on a split of the fold's training rows (see wrappers.py).
+    return _pipeline(
+        tree_preprocessor(feature_types), model, fit_params, early_stopping=True
+    )
 
 
 def build_xgboost(
@@ -198,7 +203,7 @@ def build_xgboost(
         random_state=random_state,
         verbosity=0,
     )
-    return _pipeline(tree_preprocessor(feature_types), model)
+    return _pipeline(tree_preprocessor(feature_types), model, early_stopping=True)
 
 
 # ------------------------------------------------------------------------ the specs
@@ -252,6 +257,18 @@ CLASSIFIERS: tuple[LearnerSpec, ...] = (
     _spec("hist_gb", build_hist_gb, hist_gb_space(), refit_params=fixed_iterations),
     _spec("knn", build_knn, knn_space()),
     _spec("mlp", build_mlp, mlp_space(), refit_params=fixed_iterations),
-    _spec("lightgbm", build_lightgbm, lightgbm_space(), requires=("lightgbm",)),
-    _spec("xgboost", build_xgboost, xgboost_space(), requires=("xgboost",)),
+    _spec(
+        "lightgbm",
+        build_lightgbm,
+        lightgbm_space(),
+        requires=("lightgbm",),
+        refit_params=fixed_iterations,
+    ),
+    _spec(
+        "xgboost",
+        build_xgboost,
+        xgboost_space(),
+        requires=("xgboost",),
+        refit_params=fixed_iterations,
+    ),
 )

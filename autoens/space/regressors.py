@@ -82,10 +82,10 @@ def _pipeline(
     preprocessor: ColumnTransformer,
     model: BaseEstimator,
     fit_params: dict[str, Any] | None = None,
+    early_stopping: bool = False,
 ) -> Pipeline:
-    return Pipeline(
-        [("prep", preprocessor), ("model", SafeRegressor(model, fit_params))]
-    )
+    wrapper = SafeRegressor(model, fit_params, early_stopping=early_stopping)
+    return Pipeline([("prep", preprocessor), ("model", wrapper)])
 
 
 # ------------------------------------------------------------------ build functions
@@ -145,6 +145,8 @@ def build_hist_gb_regressor(
     model = HistGradientBoostingRegressor(
         **params,
         categorical_features=categorical or None,
+        # "auto": the wrapper switches it on from HGB_EARLY_STOPPING_ROWS
+        # training rows (wrappers.py: measured there).
         early_stopping="auto",
         random_state=random_state,
     )
@@ -193,7 +195,10 @@ def build_lightgbm_regressor(
     )
     categorical = categorical_indices(feature_types)
     fit_params = {"categorical_feature": categorical} if categorical else None
-    return _pipeline(tree_preprocessor(feature_types), model, fit_params)
+    # Stopped early on a split of the fold's training rows (see wrappers.py).
+    return _pipeline(
+        tree_preprocessor(feature_types), model, fit_params, early_stopping=True
+    )
 
 
 def build_xgboost_regressor(
@@ -208,7 +213,7 @@ def build_xgboost_regressor(
         random_state=random_state,
         verbosity=0,
     )
-    return _pipeline(tree_preprocessor(feature_types), model)
+    return _pipeline(tree_preprocessor(feature_types), model, early_stopping=True)
 
 
 # ------------------------------------------------------------------------ the specs
@@ -282,6 +287,13 @@ REGRESSORS: tuple[LearnerSpec, ...] = (
         build_lightgbm_regressor,
         lightgbm_space(),
         requires=("lightgbm",),
+        refit_params=fixed_iterations,
     ),
-    _spec("xgboost", build_xgboost_regressor, xgboost_space(), requires=("xgboost",)),
+    _spec(
+        "xgboost",
+        build_xgboost_regressor,
+        xgboost_space(),
+        requires=("xgboost",),
+        refit_params=fixed_iterations,
+    ),
 )
