@@ -125,7 +125,7 @@ class AutoEnsembleBase(BaseEstimator):
         max_predict_time: float | None = None,
         calibration: str | None = None,
         refit: str | None = None,
-        pruning: Any = "auto",
+        pruning: Any = None,
     ) -> None:
         self.time_limit = time_limit
         self.n_trials = n_trials

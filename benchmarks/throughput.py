@@ -220,10 +220,13 @@ def _library_trials(model: Any) -> list[dict[str, Any]]:
     return out
 
 
-def pruning_check(rows: pd.DataFrame) -> str:
-    """Replay the current tree's ``pruning="auto"`` rule on the baseline's runs
-    (which did not prune): how many candidates it would have stopped, how many of
-    those the ensemble used and with what weight, and the fit time it would save.
+def pruning_check(
+    rows: pd.DataFrame, percentiles: tuple[float, ...] = (75, 90, 95)
+) -> str:
+    """Replay the percentile pruning rule (``pruning=P``; ``"auto"`` is 90) on the
+    baseline's runs (which did not prune): for each P, how many candidates it would
+    have stopped, how many of those the ensemble used and with what weight, and the
+    fit time it would save.
 
     Thresholds for a trial come from the candidates before it in trial order (the
     real search sees only those finished when it submits, so this is a slight
@@ -234,40 +237,40 @@ def pruning_check(rows: pd.DataFrame) -> str:
         sys.path.insert(0, str(ROOT))
     from autoens.search.pruning import make_pruning
 
-    rule = make_pruning("auto")
     block = rows[(rows["version"] == "baseline") & rows["trials_json"].notna()]
-    n = n_pruned = n_member = 0
-    weight = saved = total = 0.0
-    for text in block["trials_json"]:
-        trials = json.loads(text)
-        seen: list[list[float]] = []
-        for t in trials:
-            losses = t["fold_losses"]
-            limits = rule.thresholds(seen, len(losses))
-            worse = np.asarray(losses) > np.asarray(limits)  # NaN never prunes
-            stop = int(np.argmax(worse)) if worse.any() else None
-            n += 1
-            total += t["fit_time"]
-            if stop is not None:
-                n_pruned += 1
-                n_member += t["weight"] > 0
-                weight += t["weight"]
-                saved += t["fit_time"] * (1 - (stop + 1) / len(losses))
-            seen.append(losses)
+    runs = [json.loads(text) for text in block["trials_json"]]
+    n = sum(len(trials) for trials in runs)
     if not n:
         return "pruning check: no baseline run with its library recorded"
-    fits = len(block)
-    return "\n".join(
-        [
-            f"pruning check (pruning='auto' replayed on {fits} baseline runs, "
-            f"{n} candidates):",
-            f"  would prune {n_pruned} ({100 * n_pruned / n:.1f} %); of those "
-            f"{n_member} were ensemble members, carrying {100 * weight / fits:.2f} % "
-            "of the ensemble weight per fit on average",
-            f"  fit time saved {saved:.0f} of {total:.0f} worker-seconds "
-            f"({100 * saved / max(total, 1e-9):.1f} %)",
-        ]
-    )
+    lines = [
+        f"pruning check (the rule replayed on {len(runs)} baseline runs without "
+        f"pruning, {n} candidates):",
+        "  pruning=P  pruned  of them members  their weight per fit  fit time saved",
+    ]
+    for percentile in percentiles:
+        rule = make_pruning(float(percentile))
+        n_pruned = n_member = 0
+        weight = saved = total = 0.0
+        for trials in runs:
+            seen: list[list[float]] = []
+            for t in trials:
+                losses = t["fold_losses"]
+                limits = rule.thresholds(seen, len(losses))
+                worse = np.asarray(losses) > np.asarray(limits)  # NaN never prunes
+                total += t["fit_time"]
+                if worse.any():
+                    stop = int(np.argmax(worse))
+                    n_pruned += 1
+                    n_member += t["weight"] > 0
+                    weight += t["weight"]
+                    saved += t["fit_time"] * (1 - (stop + 1) / len(losses))
+                seen.append(losses)
+        lines.append(
+            f"  {percentile:>9g}  {100 * n_pruned / n:5.1f} %  {n_member:15d}  "
+            f"{100 * weight / len(runs):18.2f} %  "
+            f"{100 * saved / max(total, 1e-9):12.1f} %"
+        )
+    return "\n".join(lines)
 
 
 # --- driver ---------------------------------------------------------------------------

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import signal
+
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.datasets import load_breast_cancer, load_wine
+
+# A test run started in the background of a non-interactive shell (`cmd &`) inherits
+# SIGINT ignored (POSIX), and so would the child processes that the Ctrl-C tests
+# interrupt: they would never see their Ctrl-C. Handle it as a terminal does; a
+# handled signal is back to its default in a child.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # A fit that takes a few seconds: two fast learners, three trials, two folds.
 

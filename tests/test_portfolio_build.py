@@ -272,3 +272,17 @@ def test_build_refuses_other_results(tmp_path):
     with pytest.raises(ValueError, match=r"no suite\.toml"):
         load_replay(tmp_path)
     assert main(["portfolio", "build", str(tmp_path / "none"), "--size", "2"]) == 2
+
+
+def test_benchmark_run_takes_a_portfolio_override(run, tmp_path, monkeypatch, capsys):
+    root, candidates, _ = run
+    monkeypatch.chdir(root)  # an override's path is read from the working directory
+    learned = write_portfolio(tmp_path / "learned.json", candidates[:2])
+    suite = load_suite(root / "suite.toml", overrides={"portfolio": str(learned)})
+    assert suite.portfolio == str(learned.resolve())
+    default = load_suite(root / "suite.toml", overrides={"portfolio": "default"})
+    assert default.portfolio == "default"
+    bad = ["benchmark", "run", str(root / "suite.toml"), "--portfolio", "nope.json"]
+    assert main([*bad, "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "portfolio" in err and "nope.json" in err

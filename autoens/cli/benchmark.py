@@ -107,6 +107,12 @@ def _add_run_parser(sub: Any) -> argparse.ArgumentParser:
     over.add_argument("--time-limit", type=positive_float, metavar="S")
     over.add_argument("--mode", choices=("end_to_end", "replay"))
     over.add_argument(
+        "--portfolio",
+        metavar="FILE",
+        help="warm-start portfolio of the searches: a portfolio file (e.g. written "
+        "by autoens portfolio build) or default (the built-in one)",
+    )
+    over.add_argument(
         "--jobs",
         type=int,
         metavar="N",
@@ -205,6 +211,7 @@ def run(args: argparse.Namespace) -> int:
         "n_trials": args.n_trials,
         "time_limit": args.time_limit,
         "mode": args.mode,
+        "portfolio": args.portfolio,
         "jobs": args.jobs,
     }
     try:

@@ -89,7 +89,7 @@ def run_search(
     callbacks: Sequence[BaseCallback] = (),
     evaluate: Evaluator = evaluate_config,
     sample_weight: np.ndarray | None = None,
-    pruning: Any = "auto",
+    pruning: Any = None,
     cost: CostModel | None = None,
 ) -> SearchRecords:
     """Search ``specs`` on the shared ``folds`` until ``budget`` is spent.
@@ -107,8 +107,9 @@ def run_search(
     ``pruning`` (``"auto"``, a percentile in (0, 100), a
     :class:`~autoens.search.pruning.PercentilePruning` or None) stops a trial after
     a fold whose loss is worse than that percentile of the finished trials' losses
-    on the same fold (status ``"pruned"``, not in ``cache``); only an ``evaluate``
-    taking ``metric=`` and ``prune_thresholds=`` can prune.
+    on the same fold (status ``"pruned"``, not in ``cache``; None, the default, never
+    prunes); only an ``evaluate`` taking ``metric=`` and ``prune_thresholds=`` can
+    prune.
 
     ``cost`` predicts a trial's seconds (default: ``CostModel.from_data`` on this
     data): with a time limit, the warm start's configs predicted to take more than a

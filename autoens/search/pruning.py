@@ -7,11 +7,12 @@ The rule is the percentile rule of Optuna's ``PercentilePruner`` (``MedianPruner
 50), applied per fold index: fold *k*'s threshold is the ``percentile``-th percentile
 of the fold-*k* losses of the trials that finished, once ``n_startup`` of them have.
 
-The default is deliberately mild (the 90th percentile): ensemble selection profits
-from diverse members, not only from the best ones (Caruana et al. 2004, "Ensemble
-selection from libraries of models"), so only configurations clearly worse than
-nearly every finished one are stopped. A trial that reaches its last fold always
-finishes, and a NaN fold loss never prunes.
+Pruning is opt-in, and ``"auto"`` is deliberately mild (the 90th percentile):
+ensemble selection profits from diverse members, not only from the best ones
+(Caruana et al. 2004, "Ensemble selection from libraries of models"), and a
+configuration with a poor loss is often one of them (``docs/user_guide/search.md``
+gives the measurement). A trial that reaches its last fold always finishes, and a
+NaN fold loss never prunes.
 """
 
 from __future__ import annotations
