@@ -39,7 +39,7 @@ def paired(run_a: Path, run_b: Path) -> pd.DataFrame:
 
 
 def report(table: pd.DataFrame, label_a: str, label_b: str) -> str:
-    from autoens.benchmark.analysis import paired_wilcoxon, win_tie_loss
+    from autoens.benchmark.analysis import paired_wilcoxon, rank_blocks, win_tie_loss
 
     if table.empty:
         return "no unit finished in both runs"
@@ -48,7 +48,7 @@ def report(table: pd.DataFrame, label_a: str, label_b: str) -> str:
     )
     wtl = win_tie_loss(scores, label_a).loc[label_b]
     test = paired_wilcoxon(scores, label_a).loc[label_b]
-    ranks = scores.rank(axis=1, ascending=False).mean()
+    ranks = rank_blocks(scores).mean()
     with pd.option_context(
         "display.width", 160, "display.float_format", "{:.4f}".format
     ):

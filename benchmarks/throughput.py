@@ -220,6 +220,20 @@ def _library_trials(model: Any) -> list[dict[str, Any]]:
     return out
 
 
+def _stopped(rule: Any, trials: list[dict[str, Any]]) -> list[tuple[dict, int]]:
+    """The trials of one run (in trial order) that ``rule`` would have stopped, each
+    with the index of the fold that stopped it."""
+    seen: list[list[float]] = []
+    out = []
+    for t in trials:
+        losses = t["fold_losses"]
+        worse = np.asarray(losses) > np.asarray(rule.thresholds(seen, len(losses)))
+        if worse.any():  # NaN never prunes
+            out.append((t, int(np.argmax(worse))))
+        seen.append(losses)
+    return out
+
+
 def pruning_check(
     rows: pd.DataFrame, percentiles: tuple[float, ...] = (75, 90, 95)
 ) -> str:
@@ -242,6 +256,7 @@ def pruning_check(
     n = sum(len(trials) for trials in runs)
     if not n:
         return "pruning check: no baseline run with its library recorded"
+    total = sum(t["fit_time"] for trials in runs for t in trials)
     lines = [
         f"pruning check (the rule replayed on {len(runs)} baseline runs without "
         f"pruning, {n} candidates):",
@@ -249,22 +264,14 @@ def pruning_check(
     ]
     for percentile in percentiles:
         rule = make_pruning(float(percentile))
-        n_pruned = n_member = 0
-        weight = saved = total = 0.0
-        for trials in runs:
-            seen: list[list[float]] = []
-            for t in trials:
-                losses = t["fold_losses"]
-                limits = rule.thresholds(seen, len(losses))
-                worse = np.asarray(losses) > np.asarray(limits)  # NaN never prunes
-                total += t["fit_time"]
-                if worse.any():
-                    stop = int(np.argmax(worse))
-                    n_pruned += 1
-                    n_member += t["weight"] > 0
-                    weight += t["weight"]
-                    saved += t["fit_time"] * (1 - (stop + 1) / len(losses))
-                seen.append(losses)
+        stopped = [s for trials in runs for s in _stopped(rule, trials)]
+        n_pruned = len(stopped)
+        n_member = sum(t["weight"] > 0 for t, _ in stopped)
+        weight = sum(t["weight"] for t, _ in stopped)
+        saved = sum(
+            t["fit_time"] * (1 - (stop + 1) / len(t["fold_losses"]))
+            for t, stop in stopped
+        )
         lines.append(
             f"  {percentile:>9g}  {100 * n_pruned / n:5.1f} %  {n_member:15d}  "
             f"{100 * weight / len(runs):18.2f} %  "
