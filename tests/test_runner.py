@@ -3,6 +3,7 @@ recorded as rows, parallel units (joblib, Dask), OpenML tasks from an offline ca
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -160,6 +161,11 @@ def test_time_limit_alone_means_no_trial_cap():
         ({"metric": 3}, r"metric: expected a metric name"),
         ({"task": "ordinal"}, r"task: unknown task kind 'ordinal'.*auto"),
         ({"tasks": "keel:sonar"}, r"tasks: expected a non-empty list"),
+        ({"selector_seeds": [0, 1]}, r"selector_seeds: needs mode = \"replay\""),
+        (
+            {"mode": "replay", "selector_seeds": [1, 1]},
+            r"selector_seeds: has duplicates",
+        ),
     ],
 )
 def test_invalid_run_definitions_name_the_key(fields, message):
@@ -382,6 +388,51 @@ def test_replay_resume_reuses_the_saved_search(tmp_path):
     second = read_rows(tmp_path)[1]
     assert second["method"] == "tpe+qp"
     assert second["search_time"] == first["search_time"]
+
+
+def test_replay_selector_seeds_average_one_run_per_seed(tmp_path):
+    """Each row is the mean over the selector seeds of the replayed selector run
+    with that seed; a deterministic selector has no spread."""
+    methods = ("tpe+qo-es", "tpe+qp")
+    fields = {"n_trials": 6, "learners": ["logreg", "knn", "hist_gb"]}
+    suite = suite_from_dict(
+        {
+            "name": "seeds",
+            "tasks": ["sklearn:breast_cancer"],
+            "methods": list(methods),
+            "folds": [0],
+            "n_folds": 2,
+            "mode": "replay",
+            "selector_seeds": [0, 1, 2],
+            "cv": 2,
+            **fields,
+        }
+    )
+    assert run_suite(suite, tmp_path).n_ok == 2
+    frame = load_rows(tmp_path).set_index("method")
+    task = resolve_tasks(["sklearn:breast_cancer"])[0]
+    X, y = task.load()
+    _, test = task.outer_split(0, n_folds=2, seed=0)
+    model = joblib.load(
+        tmp_path / "work/search/sklearn_breast_cancer/fold0-seed0-tpe/model.joblib"
+    )
+    scores = [
+        roc_auc_score(
+            y.iloc[test],
+            select(model, "qo-es", random_state=s).predict_proba(X.iloc[test])[:, 1],
+        )
+        for s in (0, 1, 2)
+    ]
+    row = frame.loc["tpe+qo-es"]
+    assert row["selector_seeds"] == [0, 1, 2]
+    assert row["test_score"] == pytest.approx(np.mean(scores), abs=1e-6)
+    assert row["test_score_sd"] == pytest.approx(np.std(scores), abs=1e-6)
+    assert frame.loc["tpe+qp", "test_score_sd"] == pytest.approx(0.0, abs=1e-12)
+    # the seeds are part of what a results directory computes: a resume that
+    # changes them is refused
+    other = dataclasses.replace(suite, selector_seeds=(0,))
+    with pytest.raises(SuiteError, match="selector_seeds"):
+        run_suite(other, tmp_path)
 
 
 # -- parallel ------------------------------------------------------------------------

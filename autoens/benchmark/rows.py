@@ -61,6 +61,8 @@ ROW_FIELDS: tuple[str, ...] = (
     "fit_time",
     "search_time",
     "select_time",
+    "selector_seeds",
+    "test_score_sd",
     "n_trials",
     "n_rows",
     "n_features",
@@ -85,7 +87,10 @@ is null for the other family (and ``test_r2`` is absent from rows written before
 regression existed, which read back as null). Times are seconds; ``search_time`` and
 ``select_time`` are null in end-to-end mode. ``n_rows``/``n_features``/``n_classes``
 describe the whole dataset (0 when it could not be loaded; ``n_classes`` is null for
-a regression task).
+a regression task). A replay run with ``selector_seeds`` runs each selector once per
+seed on the same search: its scores and ``n_members`` are the means over the seeds
+(listed in ``selector_seeds``), ``test_score_sd`` is the spread of the test score
+across them (population standard deviation); both are null otherwise.
 """
 
 _FLOAT_FIELDS = (
@@ -98,6 +103,7 @@ _FLOAT_FIELDS = (
     "test_r2",
     "search_time",
     "select_time",
+    "test_score_sd",
 )
 
 

@@ -8,6 +8,7 @@ A run definition is a TOML file (``benchmarks/suites/*.toml``)::
     metric = "roc_auc"             # default: each task's own (roc_auc / rmse)
     folds = 2                      # a count (folds 0..n-1 of n), or a list [0, 2]
     seeds = [0]
+    selector_seeds = [0, 1, 2]     # replay only: each selector run per seed, averaged
     n_trials = 3                   # budget per fit: n_trials and/or time_limit (s)
     cv = 2
     learners = ["logreg", "hist_gb"]
@@ -96,6 +97,9 @@ class Suite:
     folds: tuple[int, ...] = (0, 1, 2)
     n_folds: int = DEFAULT_N_FOLDS
     seeds: tuple[int, ...] = (0,)
+    # Replay mode: seeds of the selectors run on each saved search (a row holds the
+    # mean over them); None: one run, seeded like the search.
+    selector_seeds: tuple[int, ...] | None = None
     n_trials: int | None = 16  # None: only time_limit bounds a fit
     time_limit: float | None = None
     trial_time_limit: float | None = None
@@ -135,6 +139,7 @@ class Suite:
                 "csv_target",
                 "task",
                 "portfolio",
+                "selector_seeds",
             )
         }
 
@@ -450,6 +455,13 @@ def _validated(f: dict[str, Any], where: str) -> Suite:
 
     if "seeds" in f:
         out["seeds"] = int_list("seeds")
+    if f.get("selector_seeds") is not None:
+        if mode != "replay":
+            raise fail(
+                "selector_seeds",
+                'needs mode = "replay" (an end-to-end fit is seeded by seeds)',
+            )
+        out["selector_seeds"] = int_list("selector_seeds")
     out["time_limit"] = optional_number("time_limit")
     out["trial_time_limit"] = optional_number("trial_time_limit")
     n_portfolio = _portfolio_length(f, fail)

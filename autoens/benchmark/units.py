@@ -341,6 +341,36 @@ def _scores(model: Any, X_test: pd.DataFrame, y_test: pd.Series) -> dict[str, An
     }
 
 
+def _seeded_scores(
+    model: Any,
+    selector: str,
+    seeds: tuple[int, ...] | None,
+    X_test: pd.DataFrame,
+    y_test: pd.Series,
+) -> dict[str, Any]:
+    """Scores of ``selector`` re-run on the saved search ``model``: once, seeded
+    like the search, or (``seeds``) the mean over one run per seed, since one seed
+    of a stochastic selector (QO-ES, CMA-ES, GES's tie-breaks) is one draw."""
+    from autoens.replay import select
+
+    if seeds is None:
+        return _scores(select(model, selector), X_test, y_test)
+    runs = pd.DataFrame(
+        [
+            _scores(select(model, selector, random_state=s), X_test, y_test)
+            for s in seeds
+        ]
+    )
+    out: dict[str, Any] = {
+        key: (None if runs[key].isna().all() else float(runs[key].mean()))
+        for key in runs.columns
+    }
+    out["n_trials"] = int(runs["n_trials"].iloc[0])
+    out["selector_seeds"] = list(seeds)
+    out["test_score_sd"] = float(runs["test_score"].std(ddof=0))
+    return out
+
+
 def _default_scores(
     unit: Unit,
     suite: Suite,
@@ -522,8 +552,6 @@ def _saved_search(
 
 
 def _run_replay(job: Job) -> list[dict[str, Any]]:
-    from autoens.replay import select
-
     suite, work = job.suite, Path(job.work)
     first = job.units[0]
     rows = [_base_row(u, suite) for u in job.units]
@@ -550,9 +578,12 @@ def _run_replay(job: Job) -> list[dict[str, Any]]:
         for unit, row in zip(job.units, rows, strict=True):
             tic = time.perf_counter()
             try:
-                chosen = select(model, unit.selector)
+                row.update(
+                    _seeded_scores(
+                        model, unit.selector, suite.selector_seeds, X_test, y_test
+                    )
+                )
                 select_time = time.perf_counter() - tic
-                row.update(_scores(chosen, X_test, y_test))
                 row.update(status="ok", select_time=select_time)
             except Exception as exc:
                 select_time = time.perf_counter() - tic

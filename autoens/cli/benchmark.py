@@ -97,6 +97,14 @@ def _add_run_parser(sub: Any) -> argparse.ArgumentParser:
     )
     over.add_argument("--seeds", nargs="+", type=int, metavar="S", help="seeds")
     over.add_argument(
+        "--selector-seeds",
+        nargs="+",
+        type=int,
+        metavar="S",
+        help="replay mode: run each selector once per seed on every saved search "
+        "and record the mean (stochastic selectors such as qo-es or cmaes)",
+    )
+    over.add_argument(
         "--methods",
         nargs="+",
         metavar="METHOD",
@@ -207,6 +215,7 @@ def run(args: argparse.Namespace) -> int:
         "tasks": args.tasks,
         "folds": args.folds,
         "seeds": args.seeds,
+        "selector_seeds": args.selector_seeds,
         "methods": args.methods,
         "n_trials": args.n_trials,
         "time_limit": args.time_limit,
