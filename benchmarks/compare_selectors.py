@@ -51,7 +51,7 @@ from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from autoens import AutoEnsembleClassifier
-from autoens.benchmark.analysis import paired_wilcoxon
+from autoens.benchmark.analysis import paired_wilcoxon, win_tie_loss
 from autoens.datasets import KEEL_DEV12, load_keel
 from autoens.members import predict_member, refit_member
 from autoens.metrics import get_metric
@@ -61,8 +61,6 @@ from autoens.task import encode_labels
 
 METRICS = {"roc_auc": "roc_auc", "balanced_accuracy": "balanced_error_rate"}
 REFERENCE = "ges"
-# Score differences within float noise (a mean over seeds) count as ties.
-TIE = 1e-12
 # Share of the training rows the holdout variant keeps for the selector.
 HOLDOUT = 0.33
 # Compared by default (those registered in this version); Oracle is left out because it
@@ -209,25 +207,19 @@ def library_views(
     for protocol in protocols:
         if protocol == "holdout" and "holdout_ok" not in data:
             raise SystemExit("this library has no holdout variant: rebuild it")
+        prefix = "holdout_" if protocol == "holdout" else ""
         for size in sizes:
             first = n if size == "all" else int(size)
             if first > n:
                 continue  # the search finished fewer candidates
             keep = np.arange(first)
-            if protocol == "oof":
-                view = {k: data[k] for k in ("p_val", "y_val", "p_test", "y_test")}
-            else:
+            if prefix:
                 keep = keep[data["holdout_ok"][:first]]
-                view = {
-                    "p_val": data["holdout_p_val"],
-                    "y_val": data["holdout_y_val"],
-                    "p_test": data["holdout_p_test"],
-                    "y_test": data["y_test"],
-                }
             view = {
-                **{k: view[k][keep] for k in ("p_val", "p_test")},
-                "y_val": view["y_val"],
-                "y_test": view["y_test"],
+                "p_val": data[prefix + "p_val"][keep],
+                "p_test": data[prefix + "p_test"][keep],
+                "y_val": data[prefix + "y_val"],
+                "y_test": data["y_test"],
                 "learners": data["learners"][keep],
                 "params": data["params"][keep],
             }
@@ -257,6 +249,7 @@ def evaluate(
     """One row per (protocol, size, metric, selector): the mean over ``seeds`` of a
     seeded selector (QO-ES, CMA-ES, ...), one run of a deterministic one."""
     rows = []
+    seeded = {name: is_seeded(name) for name in selectors}
     for protocol, size, view in library_views(data, protocols, sizes):
         configs = [
             {"learner": str(learner), "params": json.loads(str(params))}
@@ -266,7 +259,7 @@ def evaluate(
             metric = get_metric(loss_name)
             for sel_name in selectors:
                 runs = []
-                for seed in seeds if is_seeded(sel_name) else seeds[:1]:
+                for seed in seeds if seeded[sel_name] else seeds[:1]:
                     sel = make_selector(sel_name, seed)
                     start = time.perf_counter()
                     sel.fit(
@@ -341,7 +334,8 @@ def summarise(rows: pd.DataFrame) -> str:
         )
         table = {}
         for split in ("val", "test"):
-            # rounded: a mean over seeds that equals GES's up to float noise ties
+            # Rounded, so that a mean over seeds equal to another up to float noise
+            # ties with it exactly (ranks, w/t/l, the Wilcoxon zero differences).
             wide = block.pivot_table(
                 index=["dataset", "fold"], columns="selector", values=split
             ).round(12)
@@ -350,17 +344,19 @@ def summarise(rows: pd.DataFrame) -> str:
             # Normalised improvement over SingleBest (0) scaled by the best method (1);
             # where SingleBest is best, by the worst method (-1); 0 when all tie.
             up, down = wide.max(axis=1) - sb, sb - wide.min(axis=1)
-            scale = up.where(up > TIE, down).where(lambda v: v > TIE)
+            scale = up.where(up > 0, down).where(lambda v: v > 0)
             norm = wide.sub(sb, axis=0).div(scale, axis=0).fillna(0.0)
             table[f"rank_{split}"] = ranks
             table[f"norm_impr_{split}"] = norm.mean()
             if split == "test":
-                diff = wide.sub(wide[REFERENCE], axis=0)
-                table["w/t/l_vs_ges"] = [
-                    f"{(diff[c] > TIE).sum()}/{(diff[c].abs() <= TIE).sum()}/"
-                    f"{(diff[c] < -TIE).sum()}"
-                    for c in wide.columns
-                ]
+                wtl = win_tie_loss(wide, REFERENCE)
+                table["w/t/l_vs_ges"] = (
+                    wtl["win"].astype(str)
+                    + "/"
+                    + wtl["tie"].astype(str)
+                    + "/"
+                    + wtl["loss"].astype(str)
+                )
                 table["mean_test"] = wide.mean()
                 tests = paired_wilcoxon(wide, REFERENCE)
                 table["diff_vs_ges"] = tests["mean_diff"]
