@@ -266,6 +266,19 @@ def test_parallel_trials(binary_data):
     assert model.leaderboard_["trial"].nunique() == 6
 
 
+def test_joblib_parallel_runs_after_a_parallel_fit_and_a_fit_after_it(binary_data):
+    """The search's worker pool is its own: joblib's ``Parallel`` (scikit-learn's
+    ``n_jobs``) used to take it over after a fit and fail on it (joblib 1.6)."""
+    from joblib import Parallel, delayed
+
+    X, y = binary_data
+    params = {**FAST, "n_trials": 2, "n_jobs": 2}
+    AutoEnsembleClassifier(**params).fit(X, y)
+    assert Parallel(n_jobs=2)(delayed(abs)(-i) for i in range(4)) == [0, 1, 2, 3]
+    model = AutoEnsembleClassifier(**params).fit(X, y)
+    assert (model.leaderboard_["status"] == "ok").all()
+
+
 def test_random_search_and_verbose_progress(binary_data, capsys):
     X, y = binary_data
     AutoEnsembleClassifier(**{**FAST, "search": "random", "verbose": 1}).fit(X, y)

@@ -27,7 +27,7 @@ from concurrent.futures import CancelledError, Future, InvalidStateError, wait
 from typing import TYPE_CHECKING, Any, Protocol
 
 import joblib
-from joblib.externals.loky import get_reusable_executor
+from joblib.externals.loky import ProcessPoolExecutor
 
 if TYPE_CHECKING:
     import distributed
@@ -268,6 +268,9 @@ def _ping() -> int:
     return os.getpid()
 
 
+# The local pool of the search, kept between fits (``LokyExecutor._new``).
+_pool: Any = None
+
 # The loky executor the search made last. At interpreter exit loky joins its workers
 # gracefully: each first finishes what it was given (the start-up imports of
 # ``_init_worker``, which take seconds on a loaded machine, and the readiness pings
@@ -315,11 +318,24 @@ class LokyExecutor:
         self._executor = self._new()
 
     def _new(self) -> Any:
-        return get_reusable_executor(
+        """The search's own pool, reused by the next fit while it is alive.
+
+        Not loky's process-wide reusable executor: joblib's ``Parallel`` (scikit-learn's
+        ``n_jobs``) takes that one over after a fit, and joblib >= 1.6 then fails on a
+        pool it did not create itself.
+        """
+        global _pool
+        pool = _pool
+        if pool is not None and not (pool._flags.broken or pool._flags.shutdown):
+            if pool._max_workers == self.n_workers:
+                return pool
+            pool.shutdown(wait=True)  # idle between fits: nothing is lost
+        _pool = ProcessPoolExecutor(
             max_workers=self.n_workers,
             timeout=_WORKER_IDLE_TIMEOUT,
             initializer=_init_worker,
         )
+        return _pool
 
     def wait_ready(self, deadline: float) -> None:
         with _sigint_blocked():
