@@ -20,6 +20,7 @@ Both phases resume: finished libraries and per-library rows are reused.
 
     python benchmarks/compare_selectors.py               # dev-12, 16 trials
     python benchmarks/compare_selectors.py --trials 110 --sizes 16 50 all
+    python benchmarks/compare_selectors.py --trials 110 --min-candidates 100 --sizes all
     python benchmarks/compare_selectors.py --datasets sonar pima --trials 10
 
 (Not named ``selectors.py``: a script folder on ``sys.path`` would then shadow the
@@ -91,7 +92,8 @@ def build_library(name: str, fold: int, args: argparse.Namespace, path: Path) ->
     Also the holdout variant of the same candidates (the Q(D)O-ES paper's setting,
     Purucker & Beel, AutoML 2023): each configuration refit once on 67 % of the
     training rows, predicting the other 33 % (the selector's validation data) and
-    the test fold. A configuration whose refit fails is marked in ``holdout_ok``.
+    the test fold (only when ``--protocols`` includes it). A configuration whose refit
+    fails is marked in ``holdout_ok``.
     """
     X, y_raw = load_keel(name)
     _, y = encode_labels(y_raw)
@@ -107,19 +109,35 @@ def build_library(name: str, fold: int, args: argparse.Namespace, path: Path) ->
         keep_models="all",
         trial_time_limit=args.trial_time_limit,
         cache_dir=args.out / "cache",
+        storage=f"sqlite:///{path.with_suffix('.db')}",
     )
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model.fit(X.iloc[train], y[train])
+        # Repeats of a configuration and trials cut at the time limit count as
+        # trials but add no candidate: resume the same study (its trials count)
+        # until the library has --min-candidates, within 3x --trials.
+        while len(model.library_) < args.min_candidates and model.n_trials < (
+            3 * args.trials
+        ):
+            missing = args.min_candidates - len(model.library_)
+            model.set_params(n_trials=model.n_trials + missing)
+            model.fit(X.iloc[train], y[train])
     search_seconds = time.perf_counter() - start
     lib = model.library_
     test_frame = model.schema_.transform(X.iloc[test])
     p_test = lib.predict(test_frame, list(range(len(lib))))
     start = time.perf_counter()
-    hold = holdout_library(
-        model, model.schema_.transform(X.iloc[train]), y[train], test_frame, args.seed
-    )
+    hold = {}
+    if "holdout" in args.protocols:
+        hold = holdout_library(
+            model,
+            model.schema_.transform(X.iloc[train]),
+            y[train],
+            test_frame,
+            args.seed,
+        )
     np.savez_compressed(
         path,
         p_val=lib.oof,
@@ -182,6 +200,8 @@ def holdout_library(
 def library_path(name: str, fold: int, args: argparse.Namespace) -> Path:
     """The library of one dataset × fold, searched first if it is not on disk."""
     stem = f"{name}-fold{fold}-seed{args.seed}-t{args.trials}-cv{args.cv}"
+    if args.min_candidates:
+        stem += f"-min{args.min_candidates}"
     path = args.out / "libraries" / f"{stem}.npz"
     if not path.exists():
         start = time.perf_counter()
@@ -416,6 +436,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--trials", type=int, default=16, help="search length")
     parser.add_argument(
+        "--min-candidates",
+        type=int,
+        default=0,
+        help="resume each search until its library has this many distinct "
+        "candidates (at most 3x --trials trials)",
+    )
+    parser.add_argument(
         "--cv", type=int, default=3, help="inner CV folds of the search"
     )
     parser.add_argument(
@@ -462,6 +489,12 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [s for s in args.selectors if s not in SELECTOR_NAMES + tuple(VARIANTS)]
     if unknown:
         parser.error(f"--selectors: unknown {unknown}")
+    needed = [s for s in ("single_best", REFERENCE) if s not in args.selectors]
+    if needed:
+        parser.error(
+            f"--selectors must include {needed}: the tables scale scores between "
+            "SingleBest and the best method and test every method against GES"
+        )
     for size in args.sizes:
         if size != "all" and not (size.isdigit() and int(size) > 0):
             parser.error(f"--sizes: expected positive counts or 'all', got {size!r}")

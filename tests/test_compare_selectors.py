@@ -1,4 +1,5 @@
-"""benchmarks/compare_selectors.py: the libraries it builds and what it averages.
+"""benchmarks/compare_selectors.py (the libraries it builds and what it averages) and
+benchmarks/auto_rule.py (the two tier rules of ``auto`` on those libraries).
 
 The published selector tables come from this script, so its views of a library
 (sizes as trial-order prefixes, the 33 % holdout variant) and its seed averaging
@@ -21,28 +22,67 @@ from autoens.metrics import get_metric
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "compare_selectors.py"
 
 
-@pytest.fixture(scope="module")
-def script():
-    spec = importlib.util.spec_from_file_location("compare_selectors", SCRIPT)
+def load_script(path: Path):
+    spec = importlib.util.spec_from_file_location(path.stem, path)
     module = importlib.util.module_from_spec(spec)
-    path = list(sys.path)
+    saved = list(sys.path)
     try:
         spec.loader.exec_module(module)
     finally:
-        sys.path[:] = path  # the script drops its own folder from sys.path
+        sys.path[:] = saved  # the scripts edit sys.path
     return module
 
 
+def build_args(out: Path, **changes) -> argparse.Namespace:
+    """The build options of compare_selectors.py: a short, quick search."""
+    options = {
+        "trials": 5,
+        "cv": 2,
+        "seed": 0,
+        "n_jobs": 1,
+        "trial_time_limit": 60.0,
+        "out": out,
+        "min_candidates": 0,
+        "protocols": ["oof", "holdout"],
+    }
+    return argparse.Namespace(**{**options, **changes})
+
+
 @pytest.fixture(scope="module")
-def library(script, tmp_path_factory):
+def script():
+    return load_script(SCRIPT)
+
+
+@pytest.fixture(scope="module")
+def auto_rule():
+    return load_script(SCRIPT.with_name("auto_rule.py"))
+
+
+@pytest.fixture(scope="module")
+def library_file(script, tmp_path_factory):
     out = tmp_path_factory.mktemp("selectors")
-    args = argparse.Namespace(
-        trials=5, cv=2, seed=0, n_jobs=1, trial_time_limit=60.0, out=out
-    )
+    args = build_args(out)
     path = out / "sonar-fold1-seed0-t5-cv2.npz"
     script.build_library("sonar", 1, args, path)
-    with np.load(path) as data:
+    return path
+
+
+@pytest.fixture(scope="module")
+def library(library_file):
+    with np.load(library_file) as data:
         return dict(data)
+
+
+def test_a_search_is_resumed_until_it_has_min_candidates(script, tmp_path):
+    """Repeats and trials cut at the time limit count as trials but add no
+    candidate: the study is resumed (its trials count) until the library is full."""
+    args = build_args(tmp_path, trials=3, min_candidates=6, protocols=["oof"])
+    path = tmp_path / "sonar-fold0-seed0-t3-cv2-min6.npz"
+    script.build_library("sonar", 0, args, path)
+    with np.load(path) as data:
+        assert data["p_val"].shape[0] >= 6
+        assert data["trials"].max() >= 5  # trial numbers of the resumed study
+        assert "holdout_ok" not in data  # no refits for a protocol not asked for
 
 
 def test_the_holdout_variant_keeps_a_third_of_the_training_rows(library):
@@ -108,3 +148,30 @@ def test_variants_set_their_parameters(script):
     sel = script.make_selector("qdo-es-ges", 4)
     assert sel.ges_seed is True and sel.random_state == 4
     assert script.is_seeded("qdo-es-ges") and not script.is_seeded("qp")
+
+
+def test_auto_rule_scores_both_rules_and_mirrors_auto(auto_rule, library, library_file):
+    """benchmarks/auto_rule.py takes each rule's choice from one ``auto`` fit: the rule
+    ``auto`` uses for a label metric must give ``auto``'s own choice."""
+    from autoens.selectors import get_selector
+
+    metric = get_metric("balanced_error_rate")
+    for seed in (0, 1, 2):
+        sel = get_selector("auto", random_state=seed)
+        sel.fit(library["p_val"], library["y_val"], metric=metric)
+        choices = auto_rule.rule_choices(sel, seed)
+        assert set(choices) == set(auto_rule.RULES)
+        assert choices["auto-stack-with-ges"] is sel.chosen_
+    rows = auto_rule.library_rows(
+        library_file, ["3", "all"], [0, 1], library_file.parent / "auto_rows"
+    )
+    assert {(r["size"], r["method"]) for r in rows} == {
+        (size, method)
+        for size in ("3", "all")
+        for method in (auto_rule.REFERENCE, *auto_rule.RULES)
+    }
+    assert all(0.0 <= r["test"] <= 1.0 for r in rows)
+    again = auto_rule.library_rows(  # resumed from the kept rows
+        library_file, ["3", "all"], [0, 1], library_file.parent / "auto_rows"
+    )
+    assert [r["test"] for r in again] == pytest.approx([r["test"] for r in rows])

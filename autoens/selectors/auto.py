@@ -10,7 +10,9 @@ the cached OOF predictions and scored on the held-out fold, all on the same fold
 the chosen one is refit on every row. Dynamic selection overfits small data, so the
 one-standard-error rule then prefers the *simplest* candidate whose mean loss is
 within one standard error of the best: GES first, then the other weighted averages
-(QP, QO-ES), then stacking, then dynamic selectors.
+(QP, QO-ES), then stacking, then dynamic selectors. For a label metric (error rate,
+balanced error rate) stacking shares GES's tier, so the lower loss of the two wins:
+there stacking beat GES on test (``benchmarks/RESULTS.md``).
 
 Regression uses the same rule and tiers with its own defaults (GES, QP, the ridge
 stacker, local-error weighting), shuffled rather than stratified inner folds and a
@@ -41,7 +43,7 @@ from threadpoolctl import threadpool_limits
 
 from autoens._sklearn import Interval
 from autoens.selectors.auto_candidates import (
-    _TIER_NAMES,
+    _LABEL_METRICS,
     _Candidate,
     _skip_reason,
     default_candidates,
@@ -112,8 +114,9 @@ class AutoSelector(BaseSelector):
         Its name and grid parameters, e.g. ``"knora-u(k=7, voting='soft')"``.
     selector_leaderboard_ : pandas.DataFrame
         One row per candidate, best mean loss first: ``candidate`` (name),
-        ``params`` (its grid parameters), ``kind`` (simplicity tier: ges, weighted
-        average, stacking, dynamic), ``mean_loss`` and ``se`` (mean and standard
+        ``params`` (its grid parameters), ``kind`` (ges, weighted average,
+        stacking, dynamic: its simplicity tier, except that for a label metric
+        stacking ranks with GES), ``mean_loss`` and ``se`` (mean and standard
         error over the inner folds), ``mean_score`` (the metric's score of
         ``mean_loss``), ``members`` (mean members it needed per inner fold),
         ``chosen``, ``fit_time`` (seconds over all inner folds) and ``error`` (why
@@ -239,7 +242,7 @@ class AutoSelector(BaseSelector):
             {
                 "candidate": [c.name for c in cands],
                 "params": [c.params for c in cands],
-                "kind": [_TIER_NAMES[c.tier] for c in cands],
+                "kind": [c.kind for c in cands],
                 "mean_loss": mean,
                 "se": se,
                 "mean_score": [self.metric_.to_score(m) for m in mean],
@@ -262,6 +265,7 @@ class AutoSelector(BaseSelector):
     def _candidates(self, seed: int) -> list[_Candidate]:
         """The candidates to score, simplest first (stable within a tier)."""
         default = self.candidates is None
+        label_metric = self.metric_.name in _LABEL_METRICS
         entries = default_candidates(self.metric_) if default else self.candidates
         if entries is None or not len(entries):
             raise ValueError("candidates is empty; pass at least one selector.")
@@ -291,7 +295,7 @@ class AutoSelector(BaseSelector):
                 )
             if isinstance(template, AutoSelector):
                 raise ValueError("AutoSelector cannot be its own candidate.")
-            out.append(_Candidate(name, params, template, default))
+            out.append(_Candidate(name, params, template, default, label_metric))
         return sorted(out, key=lambda c: c.tier)
 
     def _score(

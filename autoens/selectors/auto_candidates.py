@@ -2,7 +2,8 @@
 
 A candidate is a registry name plus a few parameters. The tiers order them for the
 one-standard-error rule of :class:`~autoens.selectors.auto.AutoSelector`: GES first,
-then the other weighted averages, then stacking, then dynamic selectors. Each task
+then the other weighted averages, then stacking (with GES for a label metric), then
+dynamic selectors. Each task
 family has its own default list: for regression GES, QP, the ridge stacker and
 local-error weighting (``des-local``) over a small grid.
 """
@@ -116,13 +117,19 @@ class _Candidate:
     """One candidate: registry name, grid parameters, unfitted template."""
 
     def __init__(
-        self, name: str, params: dict[str, Any], template: BaseSelector, default: bool
+        self,
+        name: str,
+        params: dict[str, Any],
+        template: BaseSelector,
+        default: bool,
+        label_metric: bool = False,
     ) -> None:
         self.name = name
         self.params = params
         self.template = template
         self.default = default
-        self.tier = _tier(template)
+        self.kind = _TIER_NAMES[_tier(template)]
+        self.tier = _tier(template, label_metric)
         self.label = _describe(name, params)
 
 
@@ -147,11 +154,18 @@ def _needs_X(selector: BaseSelector) -> bool:
     return bool(getattr(type(selector), "_feature_space", True))
 
 
-def _tier(selector: BaseSelector) -> int:
+def _tier(selector: BaseSelector, label_metric: bool = False) -> int:
+    """The selector's simplicity tier for the one-standard-error rule.
+
+    For a label metric stacking shares GES's tier, so the lower inner-CV loss of the
+    two wins: on the dev-12 libraries stacking was better than GES on balanced
+    accuracy on test, and ``auto`` with this rule beat ``auto`` without it
+    (``benchmarks/auto_rule.py``, figures in ``benchmarks/RESULTS.md``).
+    """
     if selector.is_dynamic:
         return _TIER_DYNAMIC
     if not selector.is_weighted_average:
-        return _TIER_STACKING
+        return _TIER_GES if label_metric else _TIER_STACKING
     if isinstance(selector, GreedyEnsembleSelection):
         return _TIER_GES
     return _TIER_AVERAGE

@@ -246,3 +246,31 @@ def test_X_must_be_numeric() -> None:
     X[3, 1] = np.nan
     with pytest.raises(ValueError, match="impute"):
         AutoSelector(candidates=SMALL).fit(P, y, X=X)
+
+
+def test_stacking_shares_ges_tier_only_for_a_label_metric() -> None:
+    """Stacking beat GES on balanced accuracy (benchmarks/RESULTS.md): for a label
+    metric the one-standard-error rule takes the lower loss of the two."""
+    from autoens.selectors.auto_candidates import _tier
+
+    ges, qp, stacking = (get_selector(n) for n in ("ges", "qp", "stacking"))
+    assert _tier(stacking, label_metric=True) == _tier(ges) < _tier(qp)
+    assert _tier(stacking) > _tier(qp)
+    sel, usable, se = AutoSelector(), np.ones(3, dtype=bool), np.full(3, 0.01)
+    mean = np.array([0.105, 0.100, 0.102])  # GES, stacking, QP: all within one SE
+    label = np.array([_tier(s, label_metric=True) for s in (ges, stacking, qp)])
+    assert sel._choose(mean, se, label, usable) == 1
+    proba = np.array([_tier(s) for s in (ges, stacking, qp)])
+    assert sel._choose(mean, se, proba, usable) == 0
+
+
+@pytest.mark.parametrize("metric", ["balanced_error_rate", "roc_auc"])
+def test_leaderboard_kind_is_the_selector_kind_whatever_its_tier(metric) -> None:
+    P, y = make_prediction_tensor(n_models=4, n_samples=200, random_state=0)
+    sel = AutoSelector(candidates=["ges", "qp", "stacking"], cv=3, random_state=0)
+    board = sel.fit(P, y, metric=metric).selector_leaderboard_.set_index("candidate")
+    assert board["kind"].to_dict() == {
+        "ges": "ges",
+        "qp": "weighted average",
+        "stacking": "stacking",
+    }
