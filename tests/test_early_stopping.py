@@ -298,3 +298,24 @@ def test_hist_gb_auto_stops_early_from_the_booster_row_count(pima):
         "model__estimator__max_iter": round((300 + core.n_iter_) / 2),
         "model__estimator__early_stopping": False,
     }
+
+
+@pytest.mark.parametrize("wrapper", [W.SafeClassifier, W.SafeRegressor])
+def test_a_wrapper_pickled_before_early_stopping_existed_still_works(wrapper):
+    """A fold model from an older cache has no ``early_stopping`` attribute: get_params,
+    clone, repr and fit read the class default (off)."""
+    import pickle
+
+    from sklearn.base import clone
+    from sklearn.linear_model import LinearRegression, LogisticRegression
+
+    core = LogisticRegression() if wrapper is W.SafeClassifier else LinearRegression()
+    old = wrapper(core)
+    del old.__dict__["early_stopping"]  # as unpickled from before the parameter
+    old = pickle.loads(pickle.dumps(old))
+    assert old.get_params()["early_stopping"] is False
+    assert repr(old).startswith(wrapper.__name__)  # it raised AttributeError
+    X = np.arange(20, dtype=float).reshape(10, 2)
+    y = np.arange(10) % 2
+    clone(old).fit(X, y)
+    assert old.fit(X, y).n_validation_ == 0

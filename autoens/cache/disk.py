@@ -17,6 +17,7 @@ detected on ``get``, logged, removed and recomputed, never used.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -47,15 +48,23 @@ _MODEL_LIBRARIES = ("numpy", "scikit-learn", "xgboost", "lightgbm")
 
 def library_versions() -> dict[str, str]:
     """Installed versions of the libraries fold models are pickled from."""
+    return dict(_installed_versions())
+
+
+@functools.cache
+def _installed_versions() -> tuple[tuple[str, str], ...]:
+    """Read once per process: ``importlib.metadata`` scans the installed
+    distributions (about 7 ms), and every cache read compares the versions, while
+    the libraries this process has imported cannot change under it."""
     from importlib.metadata import PackageNotFoundError, version
 
-    found = {}
+    found = []
     for name in _MODEL_LIBRARIES:
         try:
-            found[name] = version(name)
+            found.append((name, version(name)))
         except PackageNotFoundError:
-            found[name] = "absent"
-    return found
+            found.append((name, "absent"))
+    return tuple(found)
 
 
 class _Broken(Exception):

@@ -306,6 +306,10 @@ class SafeClassifier(ClassifierMixin, BaseEstimator):
     rows and all rounds); a refit on all rows turns it off.
     """
 
+    # What an instance pickled before this parameter existed (a fold model in an
+    # older cache) reads: get_params, clone and repr need it.
+    early_stopping: bool = False
+
     def __init__(
         self,
         estimator: BaseEstimator,
@@ -329,7 +333,7 @@ class SafeClassifier(ClassifierMixin, BaseEstimator):
         _fit_to_data(estimator, np.bincount(y_encoded))
         with warnings.catch_warnings(), one_thread():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            if getattr(self, "early_stopping", False):
+            if self.early_stopping:
                 self.n_validation_ = _fit_early_stopped(
                     estimator,
                     X,
@@ -408,6 +412,10 @@ class SafeRegressor(RegressorMixin, BaseEstimator):
     :class:`SafeClassifier`.
     """
 
+    # What an instance pickled before this parameter existed (a fold model in an
+    # older cache) reads: get_params, clone and repr need it.
+    early_stopping: bool = False
+
     def __init__(
         self,
         estimator: BaseEstimator,
@@ -451,7 +459,7 @@ class SafeRegressor(RegressorMixin, BaseEstimator):
         _fit_to_rows(estimator, len(y))
         with warnings.catch_warnings(), one_thread():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            if getattr(self, "early_stopping", False):
+            if self.early_stopping:
                 self.n_validation_ = _fit_early_stopped(
                     estimator,
                     X,
