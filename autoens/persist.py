@@ -22,6 +22,7 @@ its code runs.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import importlib
 import json
@@ -29,8 +30,10 @@ import os
 import pickle
 import sys
 import tempfile
+import threading
 import warnings
 import zipfile
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -430,6 +433,56 @@ def _portable_copy(model: AutoEnsembleBase) -> AutoEnsembleBase:
     return new
 
 
+class _NameView(Sequence[str]):
+    """``ZipFile.namelist()`` as a view: membership in constant time."""
+
+    def __init__(self, archive: zipfile.ZipFile) -> None:
+        self._names = archive.NameToInfo
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._names))
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def __getitem__(self, index: Any) -> Any:
+        return list(self._names)[index]
+
+
+class _ConstantTimeNamesZipFile(zipfile.ZipFile):
+    """skops checks ``name not in zip_file.namelist()`` before writing each array,
+    and ``namelist`` builds a new list of every name: saving n arrays costs n²/2
+    name comparisons. A bagged forest ensemble holds tens of thousands of arrays
+    (a 25-member pima ensemble: 242 s to save, 45 s with this)."""
+
+    def namelist(self) -> _NameView:  # type: ignore[override]
+        return _NameView(self)
+
+
+_SKOPS_PATCH_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _constant_time_names() -> Iterator[None]:
+    """Let skops write through :class:`_ConstantTimeNamesZipFile` (where its save
+    opens the archive under the name ``ZipFile``; otherwise nothing changes)."""
+    import skops.io._persist as skops_persist
+
+    with _SKOPS_PATCH_LOCK:
+        original = getattr(skops_persist, "ZipFile", None)
+        if original is not zipfile.ZipFile:  # a skops that opens archives otherwise
+            yield
+            return
+        skops_persist.ZipFile = _ConstantTimeNamesZipFile
+        try:
+            yield
+        finally:
+            skops_persist.ZipFile = original
+
+
 def save(model: AutoEnsembleBase, path: str | os.PathLike[str]) -> Path:
     """Write a fitted autoens estimator to ``path`` (a ``.skops`` file); returns it.
 
@@ -462,12 +515,13 @@ def save(model: AutoEnsembleBase, path: str | os.PathLike[str]) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
     os.close(fd)
     try:
-        sio.dump(
-            portable,
-            tmp,
-            compression=zipfile.ZIP_DEFLATED,
-            compresslevel=_COMPRESSLEVEL,
-        )
+        with _constant_time_names():
+            sio.dump(
+                portable,
+                tmp,
+                compression=zipfile.ZIP_DEFLATED,
+                compresslevel=_COMPRESSLEVEL,
+            )
         with zipfile.ZipFile(tmp, "a") as archive:
             archive.writestr(_META, json.dumps(meta))
         Path(tmp).replace(out)

@@ -110,6 +110,39 @@ def test_classifier_round_trip(classifier, crx, tmp_path):
     assert np.isfinite(other.predict_proba(X)).all()
 
 
+def test_skops_writes_each_array_once_and_checks_names_in_constant_time(
+    classifier, tmp_path
+):
+    """skops asks ``name not in zip_file.namelist()`` before each array; save opens
+    the archive with a name view instead of a fresh list (quadratic in the arrays),
+    and puts skops back as it was."""
+    import skops.io._persist as skops_persist
+
+    from autoens.persist import _ConstantTimeNamesZipFile, _NameView
+
+    seen = []
+
+    class Spy(_ConstantTimeNamesZipFile):
+        def namelist(self):
+            view = super().namelist()
+            seen.append(type(view))
+            return view
+
+    original = skops_persist.ZipFile
+    out = tmp_path / "crx.skops"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("autoens.persist._ConstantTimeNamesZipFile", Spy)
+        autoens.save(classifier, out)
+    assert seen and set(seen) == {_NameView}  # every check went through the view
+    assert skops_persist.ZipFile is original is zipfile.ZipFile
+    names = zipfile.ZipFile(out).namelist()
+    assert len(names) == len(set(names))  # nothing written twice
+    with zipfile.ZipFile(out) as archive:
+        view = _NameView(archive)
+        assert len(view) == len(names) and list(view) == names
+        assert names[0] in view and "missing.npy" not in view and view[0] == names[0]
+
+
 def test_regressor_round_trip(regressor, tmp_path):
     X, _ = load_sklearn("diabetes")
     loaded = autoens.load(autoens.save(regressor, tmp_path / "diabetes.skops"))
