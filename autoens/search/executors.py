@@ -268,8 +268,10 @@ def _ping() -> int:
     return os.getpid()
 
 
-# The local pool of the search, kept between fits (``LokyExecutor._new``).
+# The local pool of the search, kept between fits (``LokyExecutor._new``), and the
+# process that made it (a forked child cannot use its parent's pool threads).
 _pool: Any = None
+_pool_pid = -1
 
 # The loky executor the search made last. At interpreter exit loky joins its workers
 # gracefully: each first finishes what it was given (the start-up imports of
@@ -324,8 +326,8 @@ class LokyExecutor:
         ``n_jobs``) takes that one over after a fit, and joblib >= 1.6 then fails on a
         pool it did not create itself.
         """
-        global _pool
-        pool = _pool
+        global _pool, _pool_pid
+        pool = _pool if _pool_pid == os.getpid() else None
         if pool is not None and not (pool._flags.broken or pool._flags.shutdown):
             if pool._max_workers == self.n_workers:
                 return pool
@@ -335,6 +337,7 @@ class LokyExecutor:
             timeout=_WORKER_IDLE_TIMEOUT,
             initializer=_init_worker,
         )
+        _pool_pid = os.getpid()
         return _pool
 
     def wait_ready(self, deadline: float) -> None:
