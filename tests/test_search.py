@@ -267,8 +267,8 @@ def test_parallel_trials(binary_data):
 
 
 def test_joblib_parallel_runs_after_a_parallel_fit_and_a_fit_after_it(binary_data):
-    """The search's worker pool is its own: joblib's ``Parallel`` (scikit-learn's
-    ``n_jobs``) used to take it over after a fit and fail on it (joblib 1.6)."""
+    """joblib's ``Parallel`` (scikit-learn's ``n_jobs``) takes over the loky pool a
+    fit leaves; it failed on one it had not made itself (joblib 1.6)."""
     from joblib import Parallel, delayed
 
     X, y = binary_data

@@ -27,7 +27,7 @@ from concurrent.futures import CancelledError, Future, InvalidStateError, wait
 from typing import TYPE_CHECKING, Any, Protocol
 
 import joblib
-from joblib.externals.loky import ProcessPoolExecutor
+from joblib.executor import get_memmapping_executor
 
 if TYPE_CHECKING:
     import distributed
@@ -268,11 +268,6 @@ def _ping() -> int:
     return os.getpid()
 
 
-# The local pool of the search, kept between fits (``LokyExecutor._new``), and the
-# process that made it (a forked child cannot use its parent's pool threads).
-_pool: Any = None
-_pool_pid = -1
-
 # The loky executor the search made last. At interpreter exit loky joins its workers
 # gracefully: each first finishes what it was given (the start-up imports of
 # ``_init_worker``, which take seconds on a loaded machine, and the readiness pings
@@ -320,25 +315,19 @@ class LokyExecutor:
         self._executor = self._new()
 
     def _new(self) -> Any:
-        """The search's own pool, reused by the next fit while it is alive.
+        """loky's process-wide pool, reused by the next fit while it is alive.
 
-        Not loky's process-wide reusable executor: joblib's ``Parallel`` (scikit-learn's
-        ``n_jobs``) takes that one over after a fit, and joblib >= 1.6 then fails on a
-        pool it did not create itself.
+        Made by joblib's own factory: joblib's ``Parallel`` (scikit-learn's
+        ``n_jobs``) takes this pool over after a fit and fails on one it did not make
+        itself. ``max_nbytes=None``: trial arguments are pickled, never memory-mapped
+        (a worker may write into its copy of the data).
         """
-        global _pool, _pool_pid
-        pool = _pool if _pool_pid == os.getpid() else None
-        if pool is not None and not (pool._flags.broken or pool._flags.shutdown):
-            if pool._max_workers == self.n_workers:
-                return pool
-            pool.shutdown(wait=True)  # idle between fits: nothing is lost
-        _pool = ProcessPoolExecutor(
-            max_workers=self.n_workers,
+        return get_memmapping_executor(
+            self.n_workers,
             timeout=_WORKER_IDLE_TIMEOUT,
             initializer=_init_worker,
+            max_nbytes=None,
         )
-        _pool_pid = os.getpid()
-        return _pool
 
     def wait_ready(self, deadline: float) -> None:
         with _sigint_blocked():
