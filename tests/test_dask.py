@@ -144,10 +144,12 @@ def test_trials_run_on_the_cluster_workers_with_data_sent_once(dask_fit):
     assert os.getpid() not in dask_fit.pids.values()  # the workers are other processes
     board = dask_fit.model.leaderboard_
     assert (board["status"] == "ok").all() and len(board) == N_TRIALS
-    # every trial ran as a task on one of the cluster's worker processes, and both
-    # workers took trials (n_jobs defaults to the cluster's two threads)
+    # every trial ran as a task on one of the cluster's worker processes. Not that
+    # both workers took some: six trials of ~50 ms each can all land on one worker
+    # when the other is still busy or slow to report (seen once in CI on a loaded
+    # machine); the scheduler, not the search, decides.
     assert sorted(dask_fit.ran_on) == sorted(board["trial"])
-    assert set(dask_fit.ran_on.values()) == set(dask_fit.pids)
+    assert set(dask_fit.ran_on.values()) <= set(dask_fit.pids)
     # X, y and the folds went to the cluster once: every trial task depends on the same
     # three scattered keys instead of carrying the data itself
     assert len(dask_fit.deps) == N_TRIALS
