@@ -43,15 +43,16 @@ from joblib import Parallel, delayed
 from autoens.benchmark.analysis import paired_wilcoxon, win_tie_loss
 from autoens.metrics import get_metric
 from autoens.selectors import AutoSelector, get_selector
-from autoens.selectors.auto_candidates import _describe
+from autoens.selectors.auto_candidates import _TIER_NAMES, _describe
 from autoens.selectors.base import BaseSelector, check_generator
 
 REFERENCE = "ges"
 METRIC, LOSS = "balanced_accuracy", "balanced_error_rate"
-_KIND_TIER = {"ges": 0, "weighted average": 1, "stacking": 2, "dynamic": 3}
+# auto's own tiers by the leaderboard's ``kind`` (stacking's own tier, as for ROC AUC).
+_KIND_TIER = {kind: tier for tier, kind in _TIER_NAMES.items()}
 RULE_TIERS = {
     "auto-stack-own-tier": _KIND_TIER,
-    "auto-stack-with-ges": {**_KIND_TIER, "stacking": 0},
+    "auto-stack-with-ges": {**_KIND_TIER, "stacking": _KIND_TIER["ges"]},
 }
 RULES = tuple(RULE_TIERS)
 
