@@ -5,9 +5,12 @@ is run once per dataset into a disk cache under ``--work`` and its records are s
 beside it (``records.json``). The replay then feeds the growing history (records
 1..t, their OOF predictions read from the cache) to a fresh proposer of each
 implementation and times every ``propose`` call, so both see exactly the same
-inputs. The previous implementation is read from git at ``--old`` (the commit
+inputs; the implementations take turns at every step, so the machine's load falls on
+both alike. The previous implementation is read from git at ``--old`` (the commit
 before the speed-up); the ratio to the mean evaluated trial time (fit + predict of
-the recorded trials) is what the search pays for its proposals.
+the recorded trials) is what the search pays for its proposals. ``same`` counts the
+proposals both make; ``exact`` how many of the current one's diversity-ranked
+proposals a third replay with exact diversity ranks (every candidate scored) repeats.
 
     python benchmarks/divbo_speed.py                       # phoneme, spambase, satimage
     python benchmarks/divbo_speed.py --datasets pima --n-trials 25   # a quick run
@@ -115,9 +118,11 @@ def old_divbo_class(commit: str = OLD_COMMIT) -> type:
 
 
 def replay(
-    proposer: Any, s: dict[str, Any], records: list[TrialRecord]
-) -> tuple[np.ndarray, list[tuple[str, dict]]]:
-    """Time ``propose`` on histories of 1..n records; the proposals made."""
+    proposers: list[Any], s: dict[str, Any], records: list[TrialRecord]
+) -> list[tuple[np.ndarray, list[tuple[str, dict, Any]]]]:
+    """Time each proposer's ``propose`` on histories of 1..n records, taking turns at
+    every step (the order alternating) so that the machine's load falls on all alike;
+    per proposer the times and the proposals made."""
     # The proposals' own cost: OOF predictions in memory (the default cache), not
     # re-read and checksummed from disk at every proposal.
     memory = MemoryCache()
@@ -125,7 +130,8 @@ def replay(
         entry = s["cache"].get(r.key, load_models=False) if r.status == "ok" else None
         if entry is not None:
             memory.put(CacheEntry(r.key, entry.oof, [], entry.meta))
-    times, proposals = [], []
+    times = [[] for _ in proposers]
+    proposals: list[list[tuple[str, dict, Any]]] = [[] for _ in proposers]
     for t in range(1, len(records) + 1):
         history = SearchHistory(
             specs=s["specs"],
@@ -135,11 +141,13 @@ def replay(
             metric=s["metric"],
             cache=memory,
         )
-        start = time.perf_counter()
-        p = proposer.propose(history)
-        times.append(time.perf_counter() - start)
-        proposals.append((p.learner, p.params, p.attrs.get("proposer")))
-    return np.array(times), proposals
+        order = range(len(proposers)) if t % 2 else reversed(range(len(proposers)))
+        for k in order:
+            start = time.perf_counter()
+            p = proposers[k].propose(history)
+            times[k].append(time.perf_counter() - start)
+            proposals[k].append((p.learner, p.params, p.attrs.get("proposer")))
+    return [(np.array(t), p) for t, p in zip(times, proposals, strict=True)]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -169,24 +177,36 @@ def main(argv: list[str] | None = None) -> int:
     Old = old_divbo_class(args.old or OLD_COMMIT)
     header = (
         f"{'dataset':<10} {'rows':>5} {'trial s':>8} {'old ms':>8} {'new ms':>8} "
-        f"{'old/new':>8} {'old %':>6} {'new %':>6} {'same':>5}"
+        f"{'old/new':>8} {'old %':>6} {'new %':>6} {'same':>5} {'exact':>6}"
     )
     print(header)
     for name, records in all_records.items():
         s = _setup(name, args.work)
         evaluated = [r for r in records if r.source == "evaluated" and r.status == "ok"]
         trial = float(np.mean([r.fit_time + r.predict_time for r in evaluated]))
-        t_old, p_old = replay(Old(random_state=SEED), s, records)
-        t_new, p_new = replay(DivBO(random_state=SEED), s, records)
+        # The current proposer with exact diversity ranks too (its reference sample
+        # is all of S): how often the estimated ranks pick what exact ones would.
+        exact = DivBO(random_state=SEED)
+        exact._div_reference = 1 << 30
+        (t_old, p_old), (t_new, p_new), (_, p_exact) = replay(
+            [Old(random_state=SEED), DivBO(random_state=SEED), exact], s, records
+        )
         # Model-based proposals only: random ones cost nothing in either.
         model = np.array([p[2] in ("divbo", "bo") for p in p_new])
         old_ms = 1000 * t_old[model].mean()
         new_ms = 1000 * t_new[model].mean()
         same = sum(a[:2] == b[:2] for a, b in zip(p_old, p_new, strict=True))
+        agree = sum(
+            a[:2] == b[:2]
+            for a, b, m in zip(p_exact, p_new, model, strict=True)
+            if m and a[2] == "divbo"
+        )
+        n_div = sum(m and a[2] == "divbo" for a, m in zip(p_exact, model, strict=True))
         print(
             f"{name:<10} {len(s['y']):>5} {trial:>8.2f} {old_ms:>8.1f} {new_ms:>8.1f} "
             f"{old_ms / new_ms:>8.2f} {100 * old_ms / 1000 / trial:>6.1f} "
-            f"{100 * new_ms / 1000 / trial:>6.1f} {same:>2}/{len(p_new)}"
+            f"{100 * new_ms / 1000 / trial:>6.1f} {same:>2}/{len(p_new)} "
+            f"{agree:>3}/{n_div}"
         )
     return 0
 

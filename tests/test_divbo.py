@@ -134,7 +134,20 @@ def test_gaussian_rank():
 
 
 # ------------------------------------------------------------------ proposer
-def _history(n: int, seed: int = 0, pending=()) -> SearchHistory:
+def _record(k: int, learner: str, params: dict, loss: float, status: str = "ok"):
+    """An evaluated trial's record, keyed by its number in the cache."""
+    return TrialRecord(
+        number=k,
+        learner=learner,
+        params=params,
+        key=str(k),
+        status=status,
+        source="evaluated",
+        loss=loss if status == "ok" else math.nan,
+    )
+
+
+def _history(n: int, seed: int = 0, pending=(), spread: float = 1.0) -> SearchHistory:
     """n finished trials with made-up OOF predictions; one of them failed."""
     rng = np.random.default_rng(seed)
     enc = ConfigEncoder(SPECS)
@@ -143,22 +156,12 @@ def _history(n: int, seed: int = 0, pending=()) -> SearchHistory:
     cache = MemoryCache()
     for k, row in enumerate(enc.sample(n, rng)):
         learner, params = enc.decode(row)
-        noise = rng.normal(scale=1.0 + k % 3, size=120)
+        noise = rng.normal(scale=spread * (1.0 + k % 3), size=120)
         p1 = 1 / (1 + np.exp(-(2 * y - 1 + noise)))
         oof = np.stack([1 - p1, p1], axis=1).astype(np.float32)
         status = "failed" if k == 3 else "ok"
         loss = float(get_metric("roc_auc").loss_single(y, oof))
-        records.append(
-            TrialRecord(
-                number=k,
-                learner=learner,
-                params=params,
-                key=str(k),
-                status=status,
-                source="evaluated",
-                loss=loss if status == "ok" else math.nan,
-            )
-        )
+        records.append(_record(k, learner, params, loss, status))
         if status == "ok":
             cache.put(CacheEntry(str(k), oof, [], {"loss": loss}))
     return SearchHistory(
@@ -234,6 +237,76 @@ def test_proposer_is_deterministic_and_checks_parameters():
         DivBO(p_random=1.5).propose(history)
     with pytest.raises(ValueError, match="beta"):
         DivBO(beta=-1).propose(history)
+
+
+def test_diversity_shortlist_keeps_the_exact_winner():
+    """div is predicted only for candidates whose EI rank lets them win; with a
+    reference sample of all others their ranks are the exact ranks among all of S,
+    so the pick is the one scoring all of S would make. The default reference sample
+    estimates those ranks to within a few standard errors."""
+    from scipy.stats import rankdata
+
+    history = _history(14)
+    proposer = DivBO(p_random=0.0, n_candidates=1000, random_state=0)
+    proposer.propose(history)  # sets up the state, the pool and the surrogate
+    rng = np.random.default_rng(5)
+    S = proposer.encoder_.sample(1000, rng)
+    none_pending = np.zeros((0, S.shape[1]))
+    div_all, _ = proposer._diversity(history, none_pending, S)
+    exact_rank = rankdata(-div_all, method="average")
+    for w in (0.02, 0.125):
+        r_ei = rankdata(-rng.random(1000), method="average")
+        exact_pick = int(np.argmin(r_ei + w * exact_rank))
+        proposer._div_reference = 1 << 30
+        r_div, _, n_scored = proposer._diversity_ranks(
+            history, none_pending, S, r_ei, w
+        )
+        assert n_scored == 1000
+        short = ~np.isnan(r_div)
+        assert short.sum() == (r_ei <= 1 + w * 1000).sum() < 1000
+        np.testing.assert_allclose(r_div[short], exact_rank[short])
+        score = np.where(short, r_ei + w * r_div, np.inf)
+        assert int(np.argmin(score)) == exact_pick
+        proposer._div_reference = 100
+        r_div, _, n_scored = proposer._diversity_ranks(
+            history, none_pending, S, r_ei, w
+        )
+        assert n_scored == short.sum() + 100
+        error = np.abs(r_div[short] - exact_rank[short])
+        assert error.mean() < 1000 / (2 * np.sqrt(100)) * 1.5
+
+
+def test_pool_ges_reruns_only_when_a_new_model_could_join():
+    """The pool's GES is cached: a new model that does not improve the pool's
+    ensemble as one added copy leaves it; one that does (or enough new models)
+    reruns it."""
+    history = _history(14, spread=4.0)  # noisy enough that no ensemble is perfect
+    proposer = DivBO(p_random=0.0, random_state=0)
+    proposer.propose(history)
+    pool = proposer.pool_.copy()
+    assert proposer.pool_fit_n_ == 13  # the 13 successful models
+    assert proposer.pool_ges_.validation_loss_ > 0.01
+    y, records = history.y, list(history.records)
+
+    def add(oof: np.ndarray, k: int) -> None:
+        loss = float(get_metric("roc_auc").loss_single(y, oof))
+        learner, params = proposer.encoder_.decode(
+            proposer.encoder_.sample(1, np.random.default_rng(100 + k))[0]
+        )
+        records.append(_record(k, learner, params, loss))
+        history.cache.put(CacheEntry(str(k), oof, [], {"loss": loss}))
+        history.records = list(records)
+
+    useless = np.full((len(y), 2), 0.5, dtype=np.float32)  # a constant model
+    add(useless, 14)
+    proposer.propose(history)
+    assert proposer.pool_fit_n_ == 13 and proposer.pool_checked_n_ == 14
+    np.testing.assert_array_equal(proposer.pool_, pool)
+    perfect = np.eye(2, dtype=np.float32)[y]
+    add(perfect, 15)
+    proposer.propose(history)
+    assert proposer.pool_fit_n_ == 15
+    assert 14 in proposer.pool_  # the perfect model (index 14 among the OK ones)
 
 
 def test_pair_cap_keeps_every_pool_pair():
@@ -349,26 +422,41 @@ def test_a_bad_divbo_fails_fit_before_any_trial(binary_data):
 
 
 # ------------------------------------------------------------------ fast internals
-def test_fast_forest_grows_scikit_learns_random_forest():
-    """The proposer's forest skips scikit-learn's per-tree checks but must grow the
-    very trees of RandomForestRegressor (a scikit-learn upgrade could break that)."""
+def test_fast_forest_predicts_like_scikit_learns_random_forest():
+    """The proposer's forest skips scikit-learn's per-tree checks and bootstraps by
+    repeating rows; it must learn as well as RandomForestRegressor does (mean error
+    over repeated draws: a single small draw is noisy for both), and its trees must
+    disagree (their spread is EI's uncertainty)."""
     from sklearn.ensemble import RandomForestRegressor
 
     from autoens.search.divbo import _Forest
 
     rng = np.random.default_rng(1)
-    for n in (12, 60):
-        X = rng.random((n, 20))
+    errors = []
+    for rep in range(10):
+        X = rng.random((40, 20))
         X[:, :4] = INACTIVE
-        y = rng.random(n)
+        y = X[:, 5] + np.sin(4 * X[:, 7]) + 0.1 * rng.standard_normal(40)
         Z = rng.random((300, 20))
+        Z[:, :4] = INACTIVE
+        truth = Z[:, 5] + np.sin(4 * Z[:, 7])
         reference = RandomForestRegressor(
-            n_estimators=25, min_samples_leaf=2, max_features=5 / 6, random_state=7
+            n_estimators=25, min_samples_leaf=2, max_features=5 / 6, random_state=rep
         ).fit(X, y)
-        forest = _Forest(25, 7).fit(X, y)
-        np.testing.assert_array_equal(forest.predict(Z), reference.predict(Z))
-        per_tree = np.stack([tree.predict(Z) for tree in reference.estimators_])
-        np.testing.assert_array_equal(forest.per_tree(Z), per_tree)
+        forest = _Forest(25, rep).fit(X, y)
+        ours = forest.predict(Z)
+        errors.append(
+            (np.mean((ours - truth) ** 2), np.mean((reference.predict(Z) - truth) ** 2))
+        )
+        per_tree = forest.per_tree(Z)
+        assert per_tree.shape == (25, 300)
+        np.testing.assert_allclose(per_tree.mean(axis=0), ours)
+        assert (per_tree.std(axis=0) > 0).mean() > 0.9
+        # the same seed grows the same forest; another seed another one
+        np.testing.assert_array_equal(_Forest(25, rep).fit(X, y).predict(Z), ours)
+        assert not np.array_equal(_Forest(25, rep + 1).fit(X, y).predict(Z), ours)
+    ours_mse, their_mse = np.mean(errors, axis=0)
+    assert ours_mse < 1.25 * their_mse
 
 
 def test_unseen_and_pair_features_match_straightforward_versions():

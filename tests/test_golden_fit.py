@@ -6,7 +6,10 @@ task object, the search front door); these tests prove that classification resul
 not move, with the in-memory cache, with a disk cache, and when a second fit is
 answered entirely from that disk cache. ``multiclass_divbo_qdo`` was recorded again
 when DivBO's surrogates were made cheaper (25 performance trees, the diversity model
-refit as the library grows by a quarter): it proposes other configurations since.
+refit as the library grows by a quarter), and again when its proposals were made
+cheaper still (the pool's GES cached, diversity predicted only for the candidates that
+can win, the performance forest bootstrapped by repeating rows): it proposes other
+configurations since.
 """
 
 from __future__ import annotations

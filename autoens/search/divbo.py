@@ -28,7 +28,11 @@ observation (vectorised), D and the pool's GES see at most ``max_rows`` OOF rows
 (stratified by class, or by target quantile for regression), the diversity surrogate
 trains on at most ``max_pairs`` pairs (all pairs that touch a pool member first) with
 ``n_estimators`` capped, and is refit only when D grew by a quarter since its last fit;
-the performance forest is grown without most of scikit-learn's per-tree overhead.
+the pool's GES is rerun only when a new model would improve the pool's ensemble (or D
+grew by a quarter); div is predicted only for the candidates whose EI rank lets them
+win (rank <= best rank + w|S|), their rank among all of S estimated from a random
+reference sample of the others (our shortcut: the paper scores all of S); the
+performance forest is grown without most of scikit-learn's per-tree overhead.
 
 Time: with a :class:`~autoens.search.cost.CostModel` in the history and a time limit,
 candidates predicted to take longer than what is left (the search's time or the trial
@@ -135,6 +139,10 @@ class DivBO(BaseEstimator):
         "n_estimators": [Interval(Integral, 1, None, closed="left")],
         "random_state": ["random_state", np.random.Generator],
     }
+    # Size of the reference sample that estimates the shortlist's diversity ranks
+    # among all of S (the rank's standard error is ~ |S| / (2 sqrt(k))); at |S| or
+    # more the ranks are exact (benchmarks/divbo_speed.py compares the two).
+    _div_reference: ClassVar[int] = 100
 
     def __init__(
         self,
@@ -185,6 +193,9 @@ class DivBO(BaseEstimator):
         self._validate_params()
         self.encoder_ = ConfigEncoder(history.specs)
         self.rng_ = np.random.default_rng(self.random_state)
+        # The diversity rank's reference sample draws from its own stream, so its
+        # size never shifts the candidates a proposal generates.
+        self.reference_rng_ = np.random.default_rng(self._seed())
         self.n_seen_records_ = 0
         self.X_obs_ = np.zeros((0, self.encoder_.n_features))
         self.loss_obs_ = np.zeros(0)  # NaN for failed observations
@@ -192,6 +203,9 @@ class DivBO(BaseEstimator):
         self.D_: DiversityMatrix | None = None
         self.div_model_: Any = None  # the diversity surrogate and the D size it saw
         self.div_n_ = 0
+        self.pool_ges_: GreedyEnsembleSelection | None = None  # the pool's GES
+        self.pool_: np.ndarray = np.zeros(0, dtype=np.intp)
+        self.pool_fit_n_ = self.pool_checked_n_ = 0  # D sizes it was fit / checked at
         self.specs_ = [spec.name for spec in history.specs]
         # What y and the OOF predictions mean: the metric names the task it scores.
         self.regression_ = (
@@ -322,10 +336,12 @@ class DivBO(BaseEstimator):
             "n_pending": len(X_pending),
         }
         if w > 0 and len(self.ok_) >= 3:
-            div, pool_size = self._diversity(history, X_pending, S)
-            r_div = rankdata(-div, method="average")
-            score = r_ei + w * r_div
+            r_div, pool_size, n_scored = self._diversity_ranks(
+                history, X_pending, S, r_ei, w
+            )
+            score = np.where(np.isnan(r_div), np.inf, r_ei + w * r_div)
             attrs["pool_size"] = pool_size
+            attrs["n_div_scored"] = n_scored
         else:
             r_div = np.full(len(S), math.nan)
             score = r_ei
@@ -361,6 +377,79 @@ class DivBO(BaseEstimator):
         S = np.vstack([local, local2, enc.sample(n_random, rng)])
         return _unseen(S, seen)
 
+    def _diversity_ranks(
+        self,
+        history: SearchHistory,
+        X_pending: np.ndarray,
+        S: np.ndarray,
+        r_ei: np.ndarray,
+        w: float,
+    ) -> tuple[np.ndarray, int, int]:
+        """rank_desc(div) over S, scoring only the candidates that can win.
+
+        The diversity term moves a score by at most ``w * |S|``, so a candidate whose
+        EI rank exceeds the EI leader's worst score (its rank + ``w * |S|``) never wins:
+        only this shortlist needs div. Its rank among all of S is estimated from a
+        random reference sample of the others (``_div_reference`` of them), so the
+        shortlist's ranks keep the paper's ``1..|S|`` scale. Returns the ranks (NaN
+        off the shortlist), the pool size and how many candidates were scored.
+        """
+        n = len(S)
+        short = np.flatnonzero(r_ei <= r_ei.min() + w * n)
+        rest = np.setdiff1d(np.arange(n), short, assume_unique=True)
+        if len(rest) > self._div_reference:
+            rest = np.sort(
+                self.reference_rng_.choice(
+                    rest, size=self._div_reference, replace=False
+                )
+            )
+        div, pool_size = self._diversity(history, X_pending, S[np.r_[short, rest]])
+        d_short, d_rest = div[: len(short)], np.sort(div[len(short) :])
+        # Average rank, descending: 1 + #above + (#ties - 1) / 2, each count taken
+        # exactly in the shortlist and scaled up from the reference sample.
+        scale = (n - len(short)) / max(1, len(d_rest))
+        above = len(d_rest) - np.searchsorted(d_rest, d_short, side="right")
+        ties = np.searchsorted(d_rest, d_short, side="right") - np.searchsorted(
+            d_rest, d_short, side="left"
+        )
+        rank_short = rankdata(-d_short, method="average")
+        r_div = np.full(n, math.nan)
+        r_div[short] = rank_short + scale * (above + 0.5 * ties)
+        return r_div, pool_size, len(div)
+
+    def _pool(self, history: SearchHistory) -> np.ndarray:
+        """The temporary pool: the distinct members of GES on the OOF predictions.
+
+        GES is most of a proposal's cost once the diversity surrogate is cached, so
+        it is rerun only when it may change: when a model evaluated since the last
+        run improves the pool's ensemble as one added copy (the step by which GES
+        would take it in), or when the models grew by ``_SURROGATE_GROWTH``.
+        """
+        assert self.D_ is not None
+        P = self.D_.predictions
+        n = len(P)
+        rows = slice(None) if self.D_.rows is None else self.D_.rows
+        y = history.y[rows]
+        w = None if history.sample_weight is None else history.sample_weight[rows]
+        seed = self._seed()  # drawn whether or not GES runs: one random stream
+        if self.pool_ges_ is not None and n < _SURROGATE_GROWTH * self.pool_fit_n_:
+            if n == self.pool_checked_n_:
+                return self.pool_
+            ges = self.pool_ges_
+            m = len(ges.indices_)
+            ensemble = ges.combine(P[: self.pool_fit_n_])
+            added = (m * ensemble[None] + P[self.pool_checked_n_ :]) / np.float32(m + 1)
+            losses = history.metric.loss(y, added, sample_weight=w)
+            self.pool_checked_n_ = n
+            if not (losses < ges.validation_loss_).any():
+                return self.pool_
+        ges = GreedyEnsembleSelection(
+            ensemble_size=self.ensemble_size, random_state=seed
+        ).fit(P, y, metric=history.metric, sample_weight=w)
+        self.pool_ges_, self.pool_fit_n_, self.pool_checked_n_ = ges, n, n
+        self.pool_ = np.flatnonzero(ges.weights_ > 0)
+        return self.pool_
+
     def _diversity(
         self, history: SearchHistory, X_pending: np.ndarray, S: np.ndarray
     ) -> tuple[np.ndarray, int]:
@@ -369,14 +458,7 @@ class DivBO(BaseEstimator):
 
         assert self.D_ is not None
         D = self.D_.matrix
-        rows = slice(None) if self.D_.rows is None else self.D_.rows
-        w = None if history.sample_weight is None else history.sample_weight[rows]
-        ges = GreedyEnsembleSelection(
-            ensemble_size=self.ensemble_size, random_state=self._seed()
-        ).fit(
-            self.D_.predictions, history.y[rows], metric=history.metric, sample_weight=w
-        )
-        pool = np.flatnonzero(ges.weights_ > 0)
+        pool = self._pool(history)
 
         X_ok = self.X_obs_[self.ok_]
         seed = self._seed()  # drawn whether or not we refit: one random stream
@@ -445,10 +527,16 @@ def _pair_features(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 class _Forest:
-    """scikit-learn's ``RandomForestRegressor(n_trees, min_samples_leaf=2,
-    max_features=5/6)``: the same trees for the same seed (same per-tree seeds and
-    bootstrap counts), without its per-tree parameter and input checks, which cost
-    more than growing a tree on the few dozen observations of a search."""
+    """A random forest of ``n_trees`` regression trees (``min_samples_leaf=2``,
+    ``max_features=5/6``), each grown on a bootstrap sample of the rows.
+
+    scikit-learn's ``RandomForestRegressor`` would do, but its per-tree parameter and
+    input checks cost more than growing a tree on the few dozen observations of a
+    search. Two deliberate differences make it cheaper still: the bootstrap repeats
+    rows instead of weighting them by their counts (no per-tree sample-weight check;
+    out-of-bag rows take no part in the splits, as in Breiman's definition), and one
+    random stream seeds every tree (no per-tree RandomState to build).
+    """
 
     def __init__(self, n_trees: int, seed: int) -> None:
         self.n_trees, self.seed = n_trees, seed
@@ -460,14 +548,11 @@ class _Forest:
         rng = np.random.RandomState(self.seed)
         self.trees_ = []
         for _ in range(self.n_trees):
+            rows = rng.randint(0, n, n)
             tree = DecisionTreeRegressor(
-                min_samples_leaf=2,
-                max_features=5 / 6,
-                random_state=rng.randint(_MAX_INT),
+                min_samples_leaf=2, max_features=5 / 6, random_state=rng
             )
-            rows = np.random.RandomState(tree.random_state).randint(0, n, n)
-            counts = np.bincount(rows.astype(np.int32), minlength=n)
-            tree._fit(X32, y2, sample_weight=counts, check_input=False)
+            tree._fit(X32[rows], y2[rows], check_input=False)
             self.trees_.append(tree.tree_)
         return self
 
@@ -477,7 +562,7 @@ class _Forest:
         return np.stack([tree.predict(X32)[:, 0] for tree in self.trees_])
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        """The forest's mean, summed in scikit-learn's order (bit-identical)."""
+        """The forest's mean over its trees."""
         out = np.zeros(len(X), dtype=np.float64)
         for p in self.per_tree(X):
             out += p

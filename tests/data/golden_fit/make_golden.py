@@ -1,14 +1,16 @@
 """Record what fixed-seed, fixed-budget fits produce, so a refactor can prove it
 changed nothing (``tests/test_golden_fit.py`` compares against these files).
 
-Run from the project root: ``python tests/data/golden_fit/make_golden.py``. Only
-regenerate on purpose (a deliberate change of results), and say so in the commit.
+Run from the project root: ``python tests/data/golden_fit/make_golden.py [CASE ...]``
+(no case: all of them). Only regenerate on purpose (a deliberate change of results),
+and say so in the commit.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
-from importlib.metadata import version
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -113,12 +115,20 @@ def summarise(name: str, model) -> dict:
     return out
 
 
-def main() -> None:
+def main(names: list[str]) -> None:
+    """Record the named cases (all when none is named)."""
+    # Module versions: on Linux XGBoost is installed as the `xgboost-cpu` distribution.
     versions = {
-        lib: version(lib)
-        for lib in ("numpy", "scikit-learn", "lightgbm", "xgboost", "optuna")
+        lib: importlib.import_module(module).__version__
+        for lib, module in (
+            ("numpy", "numpy"),
+            ("scikit-learn", "sklearn"),
+            ("lightgbm", "lightgbm"),
+            ("xgboost", "xgboost"),
+            ("optuna", "optuna"),
+        )
     }
-    for name in CASES:
+    for name in names or CASES:
         model = fit_case(name, keep_models="all")
         result = {"versions": versions, **summarise(name, model)}
         path = HERE / f"{name}.json"
@@ -127,4 +137,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])
