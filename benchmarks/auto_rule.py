@@ -177,6 +177,12 @@ def main(argv: list[str] | None = None) -> int:
         help="the .npz libraries of compare_selectors.py",
     )
     parser.add_argument(
+        "--pattern",
+        default="*.npz",
+        help="which libraries of --libraries (one per dataset-fold: a folder holding "
+        "two searches per block needs e.g. '*-min100.npz')",
+    )
+    parser.add_argument(
         "--sizes", nargs="+", default=["16", "50"], help="first N candidates, or all"
     )
     parser.add_argument(
@@ -190,9 +196,18 @@ def main(argv: list[str] | None = None) -> int:
         help="per-library rows and rows.csv",
     )
     args = parser.parse_args(argv)
-    paths = sorted(args.libraries.glob("*.npz"))
+    paths = sorted(args.libraries.glob(args.pattern))
     if not paths:
-        parser.error(f"--libraries: no .npz library in {args.libraries}")
+        parser.error(
+            f"--libraries: no library matches {args.pattern!r} in {args.libraries}"
+        )
+    blocks = [re.sub(r"-seed.*", "", path.stem) for path in paths]
+    if len(set(blocks)) < len(blocks):
+        twice = sorted({b for b in blocks if blocks.count(b) > 1})
+        parser.error(
+            f"--libraries: more than one library for {', '.join(twice[:3])}; "
+            "choose one search per dataset-fold with --pattern"
+        )
     print("command:", " ".join(["python", *sys.argv]), flush=True)
     parts = Parallel(n_jobs=args.n_jobs, verbose=5)(
         delayed(library_rows)(path, args.sizes, args.selector_seeds, args.out / "rows")

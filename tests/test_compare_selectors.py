@@ -175,3 +175,18 @@ def test_auto_rule_scores_both_rules_and_mirrors_auto(auto_rule, library, librar
         library_file, ["3", "all"], [0, 1], library_file.parent / "auto_rows"
     )
     assert [r["test"] for r in again] == pytest.approx([r["test"] for r in rows])
+
+
+def test_auto_rule_refuses_two_searches_of_one_block(auto_rule, library_file, tmp_path):
+    """A folder holding two searches of one dataset-fold would average them into one
+    block: auto_rule.py refuses it and --pattern chooses one."""
+    import shutil
+
+    folder = tmp_path / "libraries"
+    folder.mkdir()
+    shutil.copy(library_file, folder / "sonar-fold1-seed0-t5-cv2.npz")
+    shutil.copy(library_file, folder / "sonar-fold1-seed0-t9-cv2-min9.npz")
+    with pytest.raises(SystemExit):
+        auto_rule.main(["--libraries", str(folder), "--out", str(tmp_path / "o")])
+    with pytest.raises(SystemExit):  # nothing matches
+        auto_rule.main(["--libraries", str(folder), "--pattern", "*-min100.npz"])
