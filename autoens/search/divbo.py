@@ -79,7 +79,6 @@ _COST_MARGIN = 0.8
 # of 40 models barely moves with a 41st (the pool and the candidates, which it
 # predicts for, are always today's).
 _SURROGATE_GROWTH = 1.25
-_MAX_INT = np.iinfo(np.int32).max
 # Odd 64-bit multipliers of the row hash in ``_unseen`` (fixed: no global state).
 _HASH_MULTIPLIERS = np.random.default_rng(20221).integers(
     1, 2**63, size=4096, dtype=np.uint64
