@@ -76,8 +76,8 @@ _OBSERVED = ("ok", "failed", "timeout", "pruned")
 # A candidate "fits" when its predicted time is at most this share of the time left.
 _COST_MARGIN = 0.8
 # The diversity surrogate is refit when the models in D grew by this factor: D(a, b)
-# of 40 models barely moves with a 41st (the pool and the candidates, which it
-# predicts for, are always today's).
+# of 40 models barely moves with a 41st (the candidates it predicts for are always
+# today's). The pool's GES is rerun at the same growth at the latest.
 _SURROGATE_GROWTH = 1.25
 # Odd 64-bit multipliers of the row hash in ``_unseen`` (fixed: no global state).
 _HASH_MULTIPLIERS = np.random.default_rng(20221).integers(
