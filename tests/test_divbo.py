@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import optuna
@@ -154,19 +155,6 @@ def test_gaussian_rank():
 
 
 # ------------------------------------------------------------------ proposer
-def _record(k: int, learner: str, params: dict, loss: float, status: str = "ok"):
-    """An evaluated trial's record, keyed by its number in the cache."""
-    return TrialRecord(
-        number=k,
-        learner=learner,
-        params=params,
-        key=str(k),
-        status=status,
-        source="evaluated",
-        loss=loss if status == "ok" else math.nan,
-    )
-
-
 def _history(n: int, seed: int = 0, pending=(), spread: float = 1.0) -> SearchHistory:
     """n finished trials with made-up OOF predictions; one of them failed."""
     rng = np.random.default_rng(seed)
@@ -181,7 +169,17 @@ def _history(n: int, seed: int = 0, pending=(), spread: float = 1.0) -> SearchHi
         oof = np.stack([1 - p1, p1], axis=1).astype(np.float32)
         status = "failed" if k == 3 else "ok"
         loss = float(get_metric("roc_auc").loss_single(y, oof))
-        records.append(_record(k, learner, params, loss, status))
+        records.append(
+            TrialRecord(
+                number=k,
+                learner=learner,
+                params=params,
+                key=str(k),
+                status=status,
+                source="evaluated",
+                loss=loss if status == "ok" else math.nan,
+            )
+        )
         if status == "ok":
             cache.put(CacheEntry(str(k), oof, [], {"loss": loss}))
     return SearchHistory(
@@ -300,22 +298,22 @@ def test_pool_ges_reruns_only_when_a_new_model_could_join():
     """The pool's GES is cached: a new model that does not improve the pool's
     ensemble as one added copy leaves it; one that does (or enough new models)
     reruns it."""
-    history = _history(14, spread=4.0)  # noisy enough that no ensemble is perfect
+    # 16 trials, the proposer first shown 14: the last two get the OOF predictions
+    # each case needs.
+    history = _history(16, spread=4.0)  # noisy enough that no ensemble is perfect
+    later = history.records[14:]
+    history.records = history.records[:14]
     proposer = DivBO(p_random=0.0, random_state=0)
     proposer.propose(history)
     pool = proposer.pool_.copy()
     assert proposer.pool_fit_n_ == 13  # the 13 successful models
     assert proposer.pool_ges_.validation_loss_ > 0.01
-    y, records = history.y, list(history.records)
+    y = history.y
 
     def add(oof: np.ndarray, k: int) -> None:
         loss = float(get_metric("roc_auc").loss_single(y, oof))
-        learner, params = proposer.encoder_.decode(
-            proposer.encoder_.sample(1, np.random.default_rng(100 + k))[0]
-        )
-        records.append(_record(k, learner, params, loss))
         history.cache.put(CacheEntry(str(k), oof, [], {"loss": loss}))
-        history.records = list(records)
+        history.records = [*history.records, replace(later[k - 14], loss=loss)]
 
     useless = np.full((len(y), 2), 0.5, dtype=np.float32)  # a constant model
     add(useless, 14)

@@ -407,10 +407,9 @@ class DivBO(BaseEstimator):
         # Average rank, descending: 1 + #above + (#ties - 1) / 2, each count taken
         # exactly in the shortlist and scaled up from the reference sample.
         scale = (n - len(short)) / max(1, len(d_rest))
-        above = len(d_rest) - np.searchsorted(d_rest, d_short, side="right")
-        ties = np.searchsorted(d_rest, d_short, side="right") - np.searchsorted(
-            d_rest, d_short, side="left"
-        )
+        at_most = np.searchsorted(d_rest, d_short, side="right")
+        above = len(d_rest) - at_most
+        ties = at_most - np.searchsorted(d_rest, d_short, side="left")
         rank_short = rankdata(-d_short, method="average")
         r_div = np.full(n, math.nan)
         r_div[short] = rank_short + scale * (above + 0.5 * ties)
